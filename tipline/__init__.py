@@ -1,0 +1,40 @@
+"""Tipline: QR-code tip reporting for transit stations and trains."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from tipline.config import load_config
+from tipline.db import db
+from tipline.resources import resource_dir
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the WSGI app: settings, database, security headers, blueprints."""
+    import os
+
+    instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("TIPLINE_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        template_folder=str(resource_dir("templates")),
+        static_folder=None,
+        instance_path=str(instance) if instance else None,
+        instance_relative_config=True,
+    )
+    load_config(app, config)
+    db.init_app(app)
+
+    from tipline import security
+
+    security.init_app(app)
+
+    from tipline.accounts.views import bp as accounts_bp
+    from tipline.intake.views import bp as intake_bp
+    from tipline.posters.views import bp as posters_bp
+    from tipline.triage.views import bp as triage_bp
+
+    for blueprint in (intake_bp, accounts_bp, triage_bp, posters_bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,3 @@
+"""Models for accounts (being built)."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The traveler's side: the form behind each poster, tip submission, receipts."""

@@ -1,0 +1,9 @@
+"""CLI commands for intake."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(main: click.Group) -> None:
+    """Attach this capability's commands to the `tipline` group."""

@@ -1,0 +1,1 @@
+"""Stations, trains and trips from GTFS; placements (posters) and their codes."""

@@ -1,0 +1,31 @@
+"""Alembic, driven from the app's settings (the migrations ship inside the package)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from flask import Flask
+
+from tipline.db import Database
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(app: Flask) -> Config:
+    """An Alembic config bound to the app's engine."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = Database.engine(app)
+    return cfg
+
+
+def upgrade(app: Flask, revision: str = "head") -> None:
+    """Bring the database schema up to `revision`."""
+    command.upgrade(alembic_config(app), revision)
+
+
+def downgrade(app: Flask, revision: str) -> None:
+    """Take the database schema down to `revision`."""
+    command.downgrade(alembic_config(app), revision)

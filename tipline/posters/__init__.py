@@ -1,0 +1,1 @@
+"""Print-ready posters: layouts as data, a reportlab renderer that never imports Flask."""

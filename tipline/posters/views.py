@@ -1,0 +1,7 @@
+"""Staff-side views for posters (being built)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("posters", __name__)

@@ -1,0 +1,1 @@
+"""The staff desk: the queue, tip handling, alerts, export, retention."""

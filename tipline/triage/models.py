@@ -1,0 +1,3 @@
+"""Models for triage (being built)."""
+
+from __future__ import annotations
