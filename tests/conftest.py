@@ -94,8 +94,16 @@ def wipe(app: Flask) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
+            # The audit log's append-only triggers refuse DELETE; lift them for the wipe only.
+            triggers = conn.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            ).all()
+            for name, _sql in triggers:
+                conn.execute(text(f"DROP TRIGGER {name}"))
             for table in reversed(tables):
                 conn.execute(text(f"DELETE FROM {table}"))
+            for _name, sql in triggers:
+                conn.execute(text(sql))
 
 
 @pytest.fixture

@@ -1,3 +1,92 @@
-"""Models for accounts (being built)."""
+"""Staff users with roles and jurisdictions, their sign-in state, and the append-only audit log."""
 
 from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tipline.db import Base, intpk, utcnow
+
+NATIONAL = "national"
+
+
+class Role(enum.StrEnum):
+    """What a staff member may do: admins manage users and posters, triagers act, viewers read."""
+
+    ADMIN = "admin"
+    TRIAGER = "triager"
+    VIEWER = "viewer"
+
+
+class User(Base):
+    """A staff member. Every role needs a password and a TOTP second factor."""
+
+    __tablename__ = "staff_user"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'triager', 'viewer')", name="role_known"),
+    )
+
+    id: Mapped[intpk]
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[Role] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # None until set-up
+    totp_secret: Mapped[str | None] = mapped_column(String(64))  # None until enrolled
+    # The last TOTP time-step accepted, so one code cannot be replayed within its window.
+    totp_last_step: Mapped[int | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # One-time set-up link: only a hash is kept; the link itself is printed once.
+    setup_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
+    setup_expires_at: Mapped[datetime | None]
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    # Bumped on sign-out, password or role change: every older session cookie stops working.
+    session_version: Mapped[int] = mapped_column(default=0)
+
+    jurisdictions: Mapped[list[UserJurisdiction]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    def jurisdiction_codes(self) -> set[str]:
+        """The user's states/provinces, or {"national"}."""
+        return {j.code for j in self.jurisdictions}
+
+    @property
+    def is_national(self) -> bool:
+        """True when the user sees every jurisdiction."""
+        return NATIONAL in self.jurisdiction_codes()
+
+
+class UserJurisdiction(Base):
+    """A state/province (or "national") a user works for."""
+
+    __tablename__ = "staff_user_jurisdiction"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="jurisdictions")
+
+
+class AuditEvent(Base):
+    """One append-only audit record. The product offers no way to change or delete one."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[intpk]
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    actor_email: Mapped[str | None] = mapped_column(String(254))  # kept if the user is renamed
+    action: Mapped[str] = mapped_column(String(64), index=True)  # "signin.failure", "tip.view"
+    target: Mapped[str | None] = mapped_column(String(128), index=True)  # "tip:42", "user:7"
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")  # ok | denied | failed
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship()
