@@ -26,9 +26,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     load_config(app, config)
     db.init_app(app)
 
-    from tipline import security
+    from tipline import accounts, security, triage
 
     security.init_app(app)
+    accounts.init_app(app)
+    triage.init_app(app)
 
     from tipline.accounts.views import bp as accounts_bp
     from tipline.intake.views import bp as intake_bp
