@@ -86,8 +86,9 @@ def app(_migrated: str, tmp_path: Path) -> Iterator[Flask]:
 
 
 def wipe(app: Flask) -> None:
-    """Delete every row. Tests commit like real code (and browser tests need committed rows
-    visible to a live server), so isolation is by emptying rather than by a rolled-back savepoint."""
+    """Delete every row after a test."""
+    # Tests commit like real code, and browser tests need committed rows visible to a live
+    # server, so isolation is by emptying the tables rather than by a rolled-back savepoint.
     engine = Database.engine(app)
     tables = [t.name for t in Base.metadata.sorted_tables]
     with engine.begin() as conn:

@@ -22,8 +22,9 @@ PHL = dict(code="PHL", name="Philadelphia 30th Street", lat=39.9557, lon=-75.182
 WAS = dict(code="WAS", name="Washington Union Station", lat=38.8973, lon=-77.0063, state="DC")
 
 
-def station(session: Session, *, feed: str = "test", tz: str = "America/New_York",
-            **fields: object) -> Station:
+def station(
+    session: Session, *, feed: str = "test", tz: str = "America/New_York", **fields: object
+) -> Station:
     """A station (defaults: New York Penn)."""
     values = {**NYP, **fields}
     st = Station(feed=feed, stop_id=str(values["code"]), timezone=tz, country="US", **values)
@@ -32,17 +33,38 @@ def station(session: Session, *, feed: str = "test", tz: str = "America/New_York
     return st
 
 
-def train(session: Session, *, number: str = "66", route: str = "Northeast Regional",
-          stops: list[tuple[Station, int | None, int | None]] | None = None,
-          service_id: str = "daily", weekdays: str = "1111111", feed: str = "test") -> Train:
+def train(
+    session: Session,
+    *,
+    number: str = "66",
+    route: str = "Northeast Regional",
+    stops: list[tuple[Station, int | None, int | None]] | None = None,
+    service_id: str = "daily",
+    weekdays: str = "1111111",
+    feed: str = "test",
+) -> Train:
     """A train with one trip over `stops` ((station, arrival s, departure s), in order)."""
     tr = Train(feed=feed, number=number, route_name=route)
     session.add(tr)
     if session.query(ServiceCalendar).filter_by(feed=feed, service_id=service_id).first() is None:
-        session.add(ServiceCalendar(feed=feed, service_id=service_id, weekdays=weekdays,
-                                    start_date=date(2026, 1, 1), end_date=date(2027, 12, 31)))
-    trip = Trip(feed=feed, trip_id=f"{number}-{service_id}", train=tr, service_id=service_id,
-                route_name=route, headsign=None, direction_id=0)
+        session.add(
+            ServiceCalendar(
+                feed=feed,
+                service_id=service_id,
+                weekdays=weekdays,
+                start_date=date(2026, 1, 1),
+                end_date=date(2027, 12, 31),
+            )
+        )
+    trip = Trip(
+        feed=feed,
+        trip_id=f"{number}-{service_id}",
+        train=tr,
+        service_id=service_id,
+        route_name=route,
+        headsign=None,
+        direction_id=0,
+    )
     for seq, (st, arr, dep) in enumerate(stops or []):
         trip.stops.append(TripStop(seq=seq, station=st, arrival=arr, departure=dep))
     session.add(trip)
@@ -50,8 +72,14 @@ def train(session: Session, *, number: str = "66", route: str = "Northeast Regio
     return tr
 
 
-def placement(session: Session, *, station: Station | None = None, train: Train | None = None,
-              spot: str = "Women's restroom, concourse A", lang: str = "en") -> Placement:
+def placement(
+    session: Session,
+    *,
+    station: Station | None = None,
+    train: Train | None = None,
+    spot: str = "Women's restroom, concourse A",
+    lang: str = "en",
+) -> Placement:
     """A poster at a station or on a train."""
     pl = Placement(code=new_code(), station=station, train=train, spot=spot, lang=lang)
     session.add(pl)

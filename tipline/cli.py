@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import click
-from flask.cli import FlaskGroup, with_appcontext
 from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
 
 from tipline import create_app
 

@@ -63,7 +63,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # Accept the plain libpq form too; psycopg 3 is the driver we ship.
         for plain in ("postgresql://", "postgres://"):
             if url.startswith(plain):
-                url = "postgresql+psycopg://" + url[len(plain):]
+                url = "postgresql+psycopg://" + url[len(plain) :]
         return create_engine(url, pool_pre_ping=True, **kwargs)
     engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -106,7 +106,7 @@ class Database:
     @staticmethod
     def engine(app: Flask) -> Engine:
         """The app's engine."""
-        return app.extensions["tipline.db"]["engine"]  # type: ignore[no-any-return]
+        return app.extensions["tipline.db"]["engine"]
 
     @property
     def session(self) -> Session:
@@ -115,7 +115,7 @@ class Database:
             from flask import current_app
 
             g.db_session = current_app.extensions["tipline.db"]["sessionmaker"]()
-        return g.db_session  # type: ignore[no-any-return]
+        return g.db_session
 
     @staticmethod
     def _close(_exc: BaseException | None) -> None:

@@ -26,9 +26,7 @@ class User(Base):
     """A staff member. Every role needs a password and a TOTP second factor."""
 
     __tablename__ = "staff_user"
-    __table_args__ = (
-        CheckConstraint("role IN ('admin', 'triager', 'viewer')", name="role_known"),
-    )
+    __table_args__ = (CheckConstraint("role IN ('admin', 'triager', 'viewer')", name="role_known"),)
 
     id: Mapped[intpk]
     email: Mapped[str] = mapped_column(String(254), unique=True)

@@ -50,7 +50,9 @@ class Tip(Base):
     )
 
     id: Mapped[intpk]
-    received_at: Mapped[datetime] = mapped_column(index=True)  # the server's clock, never the client's
+    received_at: Mapped[datetime] = mapped_column(
+        index=True
+    )  # the server's clock, never the client's
     # Idempotency: a double tap or a resent form carries the same token and stores one tip.
     submission_token: Mapped[str] = mapped_column(String(64), unique=True)
     receipt_hash: Mapped[str] = mapped_column(String(128), unique=True)
@@ -62,9 +64,7 @@ class Tip(Base):
     )
     placement_code: Mapped[str | None] = mapped_column(String(16), index=True)
     spot: Mapped[str | None] = mapped_column(String(200))
-    location_kind: Mapped[LocationKind] = mapped_column(
-        String(16), default=LocationKind.UNKNOWN
-    )
+    location_kind: Mapped[LocationKind] = mapped_column(String(16), default=LocationKind.UNKNOWN)
     typed_place: Mapped[str | None] = mapped_column(String(300))  # unknown codes: as typed
     station_code: Mapped[str | None] = mapped_column(String(64), index=True)
     station_name: Mapped[str | None] = mapped_column(String(255))
@@ -109,11 +109,26 @@ class Tip(Base):
 
     def snapshot(self) -> dict[str, Any]:
         """The location snapshot as plain data (export, staff views)."""
-        fields = (
-            "placement_code spot location_kind typed_place station_code station_name state "
-            "train_number route_name trip_id service_date last_stop_code last_stop_name "
-            "last_stop_time next_stop_code next_stop_name next_stop_time train_moving"
-        ).split()
+        fields = [
+            "placement_code",
+            "spot",
+            "location_kind",
+            "typed_place",
+            "station_code",
+            "station_name",
+            "state",
+            "train_number",
+            "route_name",
+            "trip_id",
+            "service_date",
+            "last_stop_code",
+            "last_stop_name",
+            "last_stop_time",
+            "next_stop_code",
+            "next_stop_name",
+            "next_stop_time",
+            "train_moving",
+        ]
         return {f: getattr(self, f) for f in fields}
 
 

@@ -124,9 +124,7 @@ class Placement(Base):
 
     __tablename__ = "placement"
     __table_args__ = (
-        CheckConstraint(
-            "(station_id IS NULL) <> (train_id IS NULL)", name="exactly_one_location"
-        ),
+        CheckConstraint("(station_id IS NULL) <> (train_id IS NULL)", name="exactly_one_location"),
         Index("ix_placement_station_spot", "station_id", "spot"),
     )
 

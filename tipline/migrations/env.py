@@ -11,7 +11,6 @@ import tipline.triage.models  # noqa: F401
 from tipline.db import Base
 
 
-
 def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
     """Render our UTCDateTime as a plain timestamptz so migrations need no tipline import."""
     if type_ == "type" and obj.__class__.__name__ == "UTCDateTime":
