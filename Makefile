@@ -1,0 +1,41 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Everything else is in README.md.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: demo test install install-test system-deps lint
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet .
+
+install-test: $(BIN)/python system-deps
+	$(BIN)/pip install --quiet ".[test]"
+
+# Debian packages the tests drive: the browser (never downloaded by Playwright), the PDF
+# rasteriser, and the font the posters embed. Installed only when missing, and only as root.
+system-deps:
+	@missing=""; \
+	for pair in chromium:/usr/bin/chromium poppler-utils:/usr/bin/pdftoppm \
+	            fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; do \
+	  pkg=$${pair%%:*}; path=$${pair#*:}; [ -e "$$path" ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "please install:$$missing (Debian packages)"; exit 1; fi; \
+	fi
+
+demo: install
+	$(BIN)/tipline demo
+
+test: install-test
+	$(BIN)/pytest -q
+
+lint: install-test
+	$(BIN)/ruff check tipline tests bench
+	$(BIN)/ruff format --check tipline tests bench
+	$(BIN)/mypy
