@@ -1,0 +1,63 @@
+"""A ready-to-try installation: the shipped sample feed and a few posters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.serving import WSGIRequestHandler, run_simple
+
+from tipline.locations.gtfs import ImportReport, import_feed
+from tipline.locations.models import Placement
+from tipline.locations.services import add_placement, find_station, find_train
+
+SAMPLE_FEED = Path(__file__).resolve().parent / "locations" / "sample_feed"
+DEMO_FEED = "demo"
+
+# (station code or "train:NUMBER", spot, language): the posters a demo starts with.
+DEMO_PLACEMENTS = (
+    ("NYP", "Women's restroom, concourse A", "en"),
+    ("NYP", "Restroom, 8th Avenue concourse", "es"),
+    ("train:66", "Car 3 vestibule", "en"),
+    ("WAS", "Women's restroom, Gate A", "en"),
+)
+
+
+def seed_demo(session: Session, *, now: datetime) -> tuple[ImportReport, list[Placement]]:
+    """Import the sample feed and add any missing demo posters; running it again changes nothing."""
+    report = import_feed(session, SAMPLE_FEED, feed=DEMO_FEED, now=now)
+    placements = []
+    for where, spot, lang in DEMO_PLACEMENTS:
+        kind, _, ref = where.rpartition(":")
+        if kind == "train":
+            train = find_train(session, f"{DEMO_FEED}:{ref}")
+            location = Placement.train_id == train.id
+            station = None
+        else:
+            station = find_station(session, f"{DEMO_FEED}:{ref}")
+            location = Placement.station_id == station.id
+            train = None
+        existing = session.scalars(
+            select(Placement).where(location, Placement.spot == spot, Placement.active.is_(True))
+        ).first()
+        placements.append(
+            existing
+            or add_placement(session, station=station, train=train, spot=spot, lang=lang, now=now)
+        )
+    return report, placements
+
+
+class _AnonymousRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler with the client address left out of every log line."""
+
+    def address_string(self) -> str:
+        # A traveler's IP address is never logged, even by the demo server.
+        return "-"
+
+
+def serve(app: Flask, host: str, port: int) -> None:
+    """Serve the app with werkzeug's threaded development server until interrupted."""
+    run_simple(host, port, app, threaded=True, request_handler=_AnonymousRequestHandler)
