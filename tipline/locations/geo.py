@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import reverse_geocode
-
 US_STATES = {
     "Alabama": "AL",
     "Alaska": "AK",
@@ -157,6 +155,8 @@ def locate(
         return []
     zones = list(timezones) if timezones is not None else [None] * len(points)
     # One batched query: loading the extract takes about half a second, the lookups nothing.
+    import reverse_geocode  # lazily: it loads scipy, 0.7 s on every CLI start otherwise
+
     found = reverse_geocode.search(list(points))
     regions = []
     for (lat, lon), zone, hit in zip(points, zones, found, strict=True):
@@ -185,6 +185,8 @@ def _region(lat: float, lon: float, hit: dict[str, Any]) -> Region:
 def _nearest_allowed(lat: float, lon: float, allowed: frozenset[str], nearest: Region) -> Region:
     """The nearest Canadian place in an allowed province; `nearest` marked overruled if none."""
     # reverse_geocode answers only the single nearest place; its k-d tree gives the next ones.
+    import reverse_geocode
+
     data = reverse_geocode.GeocodeData()
     _, indices = data._tree.query([(lat, lon)], k=_NEIGHBOURS)
     for index in indices[0]:
