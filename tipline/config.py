@@ -26,6 +26,10 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": False,
     "WEBHOOK_SECRET": None,
     "SCAN_FLUSH_SECONDS": 10,
+    "SIGNIN_MAX_FAILURES": 5,
+    "SIGNIN_LOCK_MINUTES": 15,
+    "SIGNIN_CLIENT_MAX_FAILURES": 20,
+    "SIGNIN_CLIENT_WINDOW_MINUTES": 10,
 }
 
 
@@ -43,7 +47,9 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask predefines SAMESITE as None, so setdefault would leave staff cookies without it.
+    if not app.config.get("SESSION_COOKIE_SAMESITE"):
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_URL"].startswith("https://")
     # Tokens expire with the form: a traveler on a slow connection gets 2 hours to type.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 7200)

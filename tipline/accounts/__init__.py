@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import Any
+
+from flask import Flask, current_app
+
+from tipline.accounts.auth import current_user, load_user
+from tipline.accounts.throttle import Throttle
 
 
 def init_app(app: Flask) -> None:
-    """Install this capability's request hooks and background work (none yet)."""
+    """Resolve the signed-in user before each request; give templates the staff helpers."""
+    # Flask's own defaults hold SESSION_COOKIE_SAMESITE = None, so a setdefault leaves it unset;
+    # the staff session cookie must not ride along on another site's POST.
+    if not app.config.get("SESSION_COOKIE_SAMESITE"):
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.extensions["tipline.throttle"] = Throttle()
+    app.before_request(load_user)
+    app.jinja_env.globals["has_endpoint"] = has_endpoint
+
+    @app.context_processor
+    def _staff() -> dict[str, Any]:
+        return {"staff_user": current_user()}
+
+
+def has_endpoint(name: str) -> bool:
+    """True when a view named `name` is registered (the staff nav links only to what exists)."""
+    return name in current_app.view_functions

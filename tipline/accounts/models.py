@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.db import Base, intpk, utcnow
@@ -30,7 +30,16 @@ class User(Base):
 
     id: Mapped[intpk]
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    role: Mapped[Role] = mapped_column(String(16))
+    # Stored as the plain value ("admin"), loaded as a Role.
+    role: Mapped[Role] = mapped_column(
+        Enum(
+            Role,
+            native_enum=False,
+            create_constraint=False,
+            length=16,
+            values_callable=lambda roles: [r.value for r in roles],
+        )
+    )
     password_hash: Mapped[str | None] = mapped_column(String(255))  # None until set-up
     totp_secret: Mapped[str | None] = mapped_column(String(64))  # None until enrolled
     # The last TOTP time-step accepted, so one code cannot be replayed within its window.
@@ -43,7 +52,7 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
-    # Bumped on sign-out, password or role change: every older session cookie stops working.
+    # Bumped when the account is disabled, reset, set up or changed: older session cookies die.
     session_version: Mapped[int] = mapped_column(default=0)
 
     jurisdictions: Mapped[list[UserJurisdiction]] = relationship(
