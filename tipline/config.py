@@ -30,6 +30,12 @@ DEFAULTS: dict[str, Any] = {
     "SIGNIN_LOCK_MINUTES": 15,
     "SIGNIN_CLIENT_MAX_FAILURES": 20,
     "SIGNIN_CLIENT_WINDOW_MINUTES": 10,
+    # Poster health: a poster that goes silent or spikes may be covered by a fake sticker.
+    "SCAN_SILENT_DAYS": 2,
+    "SCAN_BASELINE_DAYS": 14,
+    "SCAN_SILENT_MIN_AVERAGE": 3.0,
+    "SCAN_SPIKE_FACTOR": 5.0,
+    "SCAN_SPIKE_MIN": 10,
 }
 
 
