@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": False,
     "WEBHOOK_SECRET": None,
     "SCAN_FLUSH_SECONDS": 10,
+    "POSTERS_DIR": None,  # None: the poster layouts and wording shipped with Tipline
     "SIGNIN_MAX_FAILURES": 5,
     "SIGNIN_LOCK_MINUTES": 15,
     "SIGNIN_CLIENT_MAX_FAILURES": 20,
