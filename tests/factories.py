@@ -206,3 +206,49 @@ def sign_in(client: FlaskClient, email: str, password: str, totp_secret: str) ->
         "code": totp_code(client, email, totp_secret)})
     assert response.status_code == 302, response.get_data(as_text=True)
     assert "/staff/signin" not in response.headers["Location"], response.headers
+
+
+# --- triage: tips written straight to the tables (no intake rules), for the staff side ---
+
+import itertools  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+
+from tipline.intake.models import Tip, TipJurisdiction  # noqa: E402
+
+TIP_TIME = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+_tip_serial = itertools.count(1)
+
+
+def tip(
+    session: Session,
+    *,
+    jurisdictions: Sequence[str] = ("NY",),
+    priority: int = 3,
+    status: str = "new",
+    received_at: datetime = TIP_TIME,
+    **fields: object,
+) -> Tip:
+    """A tip routed to `jurisdictions` (default: a normal one at New York Penn, new). Flushes."""
+    serial = next(_tip_serial)
+    values: dict[str, object] = dict(
+        received_at=received_at,
+        submission_token=f"factory-{serial}",
+        receipt_hash=f"factory-receipt-{serial}",
+        lang="en",
+        location_kind="station",
+        station_code="NYP",
+        station_name="New York Penn Station",
+        state="NY",
+        indicators=[],
+        details="",
+        priority=priority,
+        status=status,
+        is_closed=status == "closed",
+    )
+    values.update(fields)
+    made = Tip(**values)
+    made.jurisdictions = [TipJurisdiction(code=code) for code in jurisdictions]
+    session.add(made)
+    session.flush()
+    return made

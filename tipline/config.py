@@ -26,6 +26,12 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": False,
     "WEBHOOK_SECRET": None,
     "SCAN_FLUSH_SECONDS": 10,
+    # Tips accepted per client / per poster in a window ("count/seconds"; 0 turns a limit off).
+    # Counters live in process memory only: a traveler's address is never stored.
+    "TIP_LIMIT_PER_CLIENT": "10/600",
+    "TIP_LIMIT_PER_PLACEMENT": "30/600",
+    # How long a worker keeps a poster's lookup before reading it again from the database.
+    "POSTER_CACHE_SECONDS": 30,
     "POSTERS_DIR": None,  # None: the poster layouts and wording shipped with Tipline
     "SIGNIN_MAX_FAILURES": 5,
     "SIGNIN_LOCK_MINUTES": 15,

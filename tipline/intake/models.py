@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.db import Base, intpk
@@ -32,6 +32,65 @@ class TipStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+class Indicator(enum.StrEnum):
+    """What a traveler may tick (PRODUCT.md §3.4): behaviours only, never who someone is."""
+
+    # control
+    HOLDS_DOCUMENTS = "holds_documents"
+    ANSWERS_FOR_THEM = "answers_for_them"
+    NOT_FREE = "not_free"
+    # travel
+    UNSURE_DESTINATION = "unsure_destination"
+    FEW_BELONGINGS = "few_belongings"
+    YOUNG_GROUP_OLDER_ADULT = "young_group_older_adult"
+    # relationship
+    CHILD_NOT_THEIRS = "child_not_theirs"
+    MUCH_OLDER_PARTNER = "much_older_partner"
+    THREATENED = "threatened"
+    # physical
+    INJURIES = "injuries"
+    BRANDING = "branding"
+    DRUGGED_EXHAUSTED = "drugged_exhausted"
+    CLOTHING = "clothing"
+    # demeanour
+    FEARFUL = "fearful"
+    AVOIDS_STAFF = "avoids_staff"
+    # a minor in commercial sex: always urgent
+    MINOR_COMMERCIAL_SEX = "minor_commercial_sex"
+
+
+# The form's groups, in the order a traveler reads them.
+INDICATOR_GROUPS: tuple[tuple[str, tuple[Indicator, ...]], ...] = (
+    (
+        "control",
+        (Indicator.HOLDS_DOCUMENTS, Indicator.ANSWERS_FOR_THEM, Indicator.NOT_FREE),
+    ),
+    (
+        "travel",
+        (
+            Indicator.UNSURE_DESTINATION,
+            Indicator.FEW_BELONGINGS,
+            Indicator.YOUNG_GROUP_OLDER_ADULT,
+        ),
+    ),
+    (
+        "relationship",
+        (Indicator.CHILD_NOT_THEIRS, Indicator.MUCH_OLDER_PARTNER, Indicator.THREATENED),
+    ),
+    (
+        "physical",
+        (
+            Indicator.INJURIES,
+            Indicator.BRANDING,
+            Indicator.DRUGGED_EXHAUSTED,
+            Indicator.CLOTHING,
+        ),
+    ),
+    ("demeanour", (Indicator.FEARFUL, Indicator.AVOIDS_STAFF)),
+    ("minor", (Indicator.MINOR_COMMERCIAL_SEX,)),
+)
+
+
 class LocationKind(enum.StrEnum):
     """What the poster was bound to; UNKNOWN when the code was mistyped or missing."""
 
@@ -47,6 +106,19 @@ class Tip(Base):
     __table_args__ = (
         CheckConstraint("priority BETWEEN 1 AND 4", name="priority_range"),
         CheckConstraint("length(details) <= 4000", name="details_length"),
+        # --- handling (triage): the queue walks this index in order, open tips first.
+        Index("ix_tip_queue", "is_closed", "priority", "received_at", "id"),
+        Index("ix_tip_status_queue", "status", "priority", "received_at", "id"),
+        Index("ix_tip_station_queue", "station_code", "is_closed", "priority", "received_at", "id"),
+        Index("ix_tip_station_code_received_at", "station_code", "received_at"),
+        Index("ix_tip_train_number_received_at", "train_number", "received_at"),
+        Index("ix_tip_placement_id_received_at", "placement_id", "received_at"),
+        CheckConstraint("is_closed = (status = 'closed')", name="closed_flag"),
+        CheckConstraint(
+            "resolution IS NULL OR resolution IN ('actioned', 'no_action', 'duplicate', "
+            "'prank_spam')",
+            name="resolution_known",
+        ),
     )
 
     id: Mapped[intpk]
@@ -97,6 +169,17 @@ class Tip(Base):
     # --- handling
     priority: Mapped[Priority] = mapped_column(Integer, index=True)
     status: Mapped[TipStatus] = mapped_column(String(16), default=TipStatus.NEW, index=True)
+    # status == closed, kept as its own column so one index serves the queue's open-first order.
+    is_closed: Mapped[bool] = mapped_column(default=False)
+    priority_overridden: Mapped[bool] = mapped_column(default=False)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    opened_at: Mapped[datetime | None]  # first staff view: no alert goes out after it
+    acknowledged_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolution: Mapped[str | None] = mapped_column(String(16))  # triage.models.Resolution
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tip.id", ondelete="SET NULL"))
+    referred_to: Mapped[str | None] = mapped_column(String(200))
+    referral_ref: Mapped[str | None] = mapped_column(String(100))
 
     placement: Mapped[Placement | None] = relationship()
     jurisdictions: Mapped[list[TipJurisdiction]] = relationship(

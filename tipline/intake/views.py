@@ -1,7 +1,262 @@
-"""The traveler's pages (being built)."""
+"""The traveler's pages: landing, the form behind each poster, help, and the thank-you page.
+
+No cookie is ever set here (PRODUCT.md §6). Flask-WTF's CSRF protection keeps its secret in the
+session cookie, and a traveler has no session for a forged request to ride on, so the form is
+exempt from it; a signed, two-hour form token (tokens.py) takes its place and doubles as the
+idempotency key that turns a double tap or a retried POST into one tip.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import base64
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import urlsplit
 
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    after_this_request,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response as BaseResponse
+
+from tipline import security
+from tipline.db import Database, db, utcnow
+from tipline.intake import tokens
+from tipline.intake.forms import TipForm, honeypot_filled
+from tipline.intake.i18n import LANGUAGES, catalog, choose
+from tipline.intake.limits import Limit, RateLimiter
+from tipline.intake.lookup import Poster, PosterCache
+from tipline.intake.models import INDICATOR_GROUPS
+from tipline.intake.scans import ScanCounter
+from tipline.intake.services import locate, receipt_code, submit_tip
+from tipline.locations.codes import display, normalize
+
+log = logging.getLogger(__name__)
 bp = Blueprint("intake", __name__)
+
+QUICK_EXIT_URL = "https://www.weather.gov/"
+# With JavaScript on, leave without a history entry so "back" does not return to the form.
+QUICK_EXIT_JS = (
+    'document.getElementById("qx").onclick=function(){location.replace(this.href);return false}'
+)
+_SCRIPT_HASH = base64.b64encode(hashlib.sha256(QUICK_EXIT_JS.encode()).digest()).decode()
+# The site-wide policy plus exactly this one inline script, by hash: nothing else may run.
+PUBLIC_CSP = f"{security.CSP}; script-src 'sha256-{_SCRIPT_HASH}'"
+
+SCANS = "tipline.intake.scans"
+LIMITS = "tipline.intake.limits"
+POSTERS = "tipline.intake.posters"
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    app = cast(Flask, state.app)
+    app.extensions[SCANS] = ScanCounter(
+        Database.engine(app), float(app.config.get("SCAN_FLUSH_SECONDS", 10))
+    )
+    app.extensions[POSTERS] = PosterCache(float(app.config.get("POSTER_CACHE_SECONDS", 30)))
+    app.extensions[LIMITS] = RateLimiter(
+        Limit.parse(app.config.get("TIP_LIMIT_PER_CLIENT", "10/600")),
+        Limit.parse(app.config.get("TIP_LIMIT_PER_PLACEMENT", "30/600")),
+    )
+
+
+@dataclass(frozen=True)
+class Place:
+    """What the URL's code points at, and how the page should greet the traveler."""
+
+    poster: Poster | None
+    typed_code: str | None
+    status: int
+    notice: str | None  # catalog key of the message above the form
+
+    @classmethod
+    def find(cls, code: str | None) -> Place:
+        """Look the code up: known (200), retired (410), unknown (404) or none given (200)."""
+        if code is None:
+            return cls(None, None, 200, "no_code")
+        poster = current_app.extensions[POSTERS].get(lambda: db.session, code)
+        if poster is None:
+            return cls(None, normalize(code)[:16], 404, "unknown_code")
+        if not poster.active:
+            return cls(poster, None, 410, "retired")
+        return cls(poster, None, 200, None)
+
+    @property
+    def limit_key(self) -> str:
+        # Unknown codes share one bucket: a flood of made-up codes is still one flood.
+        return self.poster.code if self.poster else "unknown"
+
+
+@bp.get("/")
+def landing() -> Response:
+    """A neutral start page: type a poster's code, or report without one."""
+    return _page("intake/landing.html", lang=_lang())
+
+
+@bp.get("/go")
+def lookup() -> BaseResponse:
+    """The landing page's code box (a GET form, so it works without JavaScript)."""
+    code = normalize(request.args.get("code", ""))
+    lang = request.args.get("lang")
+    target = url_for("intake.form", code=code or None, lang=lang)
+    return redirect(target, 303)
+
+
+@bp.get("/help", endpoint="help")
+def help_page() -> Response:
+    """For a traveler who needs help: the hotline and 911, nothing else asked."""
+    return _page("intake/help.html", lang=_lang())
+
+
+# Registered bottom-up: /T/ first, so url_for builds the upper-case form the QR codes carry.
+@bp.route("/report", methods=["GET", "POST"], endpoint="form", defaults={"code": None})
+@bp.route("/t/<code>", methods=["GET", "POST"], endpoint="form")
+@bp.route("/T/<code>", methods=["GET", "POST"], endpoint="form")
+@security.csrf.exempt
+def form(code: str | None) -> Response:
+    """The form behind a poster (or without one); POST stores the tip."""
+    place = Place.find(code)
+    lang = _lang(place.poster)
+    if request.method != "POST":
+        if place.poster is not None and request.method == "GET":
+            _count_scan(place.poster)
+        where = place.poster.spot if place.poster else None
+        return _form_page(place, lang, TipForm.blank(where), tokens.mint(_secret()), place.status)
+    return _submit(place, lang)
+
+
+def _submit(place: Place, lang: str) -> Response:
+    signed = request.form.get("token", "")
+    if honeypot_filled(request.form):
+        # A bot: thank it like a person so it learns nothing, and store nothing.
+        return _thanks(lang, receipt_code(_secret(), signed or tokens.mint(_secret())))
+    tip_form = TipForm.read(request.form)
+    try:
+        token = tokens.read(_secret(), signed)
+    except tokens.InvalidToken:
+        tip_form.errors = {"form": ("err_token", {})}
+        return _form_page(place, lang, tip_form, tokens.mint(_secret()), 400)
+    if not tip_form.validate():
+        return _form_page(place, lang, tip_form, signed, 400)
+    limiter: RateLimiter = current_app.extensions[LIMITS]
+    if not limiter.allow(request.remote_addr, place.limit_key):
+        tip_form.errors = {"form": ("err_limited", {})}
+        return _form_page(place, lang, tip_form, signed, 429)
+    return _store(place, lang, tip_form, token, signed)
+
+
+def _store(place: Place, lang: str, tip_form: TipForm, token: str, signed: str) -> Response:
+    now = utcnow()
+    location = locate(db.session, place.poster, now)
+    # End the reads (a train's schedule) before writing: on SQLite a transaction that read
+    # first cannot take the write lock once another worker has committed (SQLITE_BUSY_SNAPSHOT),
+    # whereas a fresh one waits for it, and holds it only for the insert.
+    db.session.commit()
+    try:
+        receipt = submit_tip(
+            db.session,
+            placement=place.poster,
+            answers=tip_form.answers(lang=lang, typed_code=place.typed_code),
+            token=token,
+            now=now,
+            secret=_secret(),
+            location=location,
+        )
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        # The exception's text carries the statement's parameters, i.e. the tip: log its kind.
+        log.error("a tip could not be stored: %s", type(exc).__name__)
+        tip_form.errors = {"form": ("err_server", {})}
+        return _form_page(place, lang, tip_form, signed, 503)
+    return _thanks(lang, receipt.code)
+
+
+def _thanks(lang: str, receipt: str) -> Response:
+    return _page("intake/thanks.html", lang=lang, receipt=receipt)
+
+
+def _form_page(place: Place, lang: str, tip_form: TipForm, token: str, status: int) -> Response:
+    t = catalog(lang)
+    errors = {name: t(key, **values) for name, (key, values) in tip_form.errors.items()}
+    poster = place.poster
+    return _page(
+        "intake/form.html",
+        lang=lang,
+        status=status,
+        place=place,
+        poster=poster,
+        poster_code=display(poster.code) if poster else None,
+        f=tip_form,
+        errors=errors,
+        token=token,
+        groups=INDICATOR_GROUPS,
+        action=url_for("intake.form", code=poster.code) if poster else request.path,
+    )
+
+
+def _page(template: str, *, lang: str, status: int = 200, **context: Any) -> Response:
+    """Render a traveler's page: its language, the site's domain, the quick-exit script."""
+    html = render_template(
+        template,
+        t=catalog(lang),
+        lang=lang,
+        status=status,
+        languages=[(code, catalog(code)["lang_name"]) for code in LANGUAGES],
+        domain=urlsplit(current_app.config["PUBLIC_URL"]).hostname or "",
+        quick_exit_url=QUICK_EXIT_URL,
+        quick_exit_js=Markup(QUICK_EXIT_JS),  # noqa: S704  (a constant of ours, hashed above)
+        **context,
+    )
+    response = current_app.make_response((html, status))
+    response.headers["Content-Security-Policy"] = PUBLIC_CSP
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _lang(poster: Poster | None = None) -> str:
+    for wanted in (request.values.get("lang"), poster.lang if poster else None):
+        if wanted in LANGUAGES:
+            return wanted
+    # Parsed only when needed: most scans carry the poster's language.
+    return choose(accepted=request.accept_languages.values())
+
+
+def _secret() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+def _count_scan(poster: Poster) -> None:
+    counter: ScanCounter = current_app.extensions[SCANS]
+    if counter.add(poster.id, utcnow().date()):
+
+        @after_this_request
+        def _flush_later(response: Response) -> Response:
+            # After the page has gone out: the traveler never waits for the count's fsync.
+            response.call_on_close(counter.flush_quietly)
+            return response
+
+
+@bp.app_errorhandler(404)
+def not_found(_error: Exception) -> Response:
+    """A missing page is never a dead end: it offers the form without a code."""
+    return _page("errors/404.html", lang=_lang(), status=404)
+
+
+@bp.app_errorhandler(500)
+def server_error(_error: Exception) -> Response:
+    """A crash still shows 911 and the hotline."""
+    return _page("errors/500.html", lang=_lang(), status=500)

@@ -1,0 +1,138 @@
+"""A traveler's phone: Debian's chromium at 320 px, JavaScript off, talking to a live server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from tests.intake.conftest import Posters
+from tipline.intake.models import Tip
+from tipline.locations.codes import display
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+PHONE = {"width": 320, "height": 640}
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The test app served over HTTP on a free loopback port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright (never a downloaded browser)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium to run browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+def watch_hosts(page: Any) -> list[str]:
+    """Every host the page asks for anything."""
+    hosts: list[str] = []
+    page.on("request", lambda request: hosts.append(urlsplit(request.url).hostname or ""))
+    return hosts
+
+
+def test_report_from_a_phone_with_javascript_off(
+    browser: Any, live_server: str, posters: Posters, session: Session
+) -> None:
+    context = browser.new_context(java_script_enabled=False, viewport=PHONE)
+    page = context.new_page()
+    hosts = watch_hosts(page)
+    page.goto(f"{live_server}/t/{posters.train.lower()}")
+    assert page.locator(".where").inner_text() == (
+        f"Train 66 · Northeast Regional · Car 3 vestibule · poster {display(posters.train)}"
+    )
+    assert "This site is tips.example.org." in page.inner_text("main")
+    page.get_by_label("Avoids staff or police").check()
+    page.get_by_label("Yes").check()
+    page.get_by_label("Car number").fill("3")
+    page.get_by_label("Details").fill("A girl with a man who holds her phone and ticket.")
+    page.get_by_role("button", name="Send report").click()
+    page.wait_for_load_state()
+    assert "Thank you. We received your report." in page.inner_text("h1")
+    receipt = page.locator(".code").inner_text()
+    assert len(receipt) == 19
+    assert "1-888-373-7888" in page.inner_text("main")
+    assert set(hosts) == {"127.0.0.1"}
+    assert context.cookies() == []
+    session.commit()
+    (tip,) = session.scalars(select(Tip)).all()
+    assert (tip.car, tip.happening_now, tip.indicators) == ("3", True, ["avoids_staff"])
+    context.close()
+
+
+def test_pages_fit_a_320px_screen_with_big_tap_targets(
+    browser: Any, live_server: str, posters: Posters
+) -> None:
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    hosts = watch_hosts(page)
+    paths = ["/", "/help", "/report", "/T/K7Q2M9XQ", "/nowhere"]
+    paths += [f"/T/{code}" for code in (posters.station, posters.train, posters.retired)]
+    for path in paths:
+        for lang in ("en", "es", "fr"):
+            page.goto(f"{live_server}{path}?lang={lang}")
+            width = page.evaluate("document.scrollingElement.scrollWidth")
+            assert width <= 320, f"{path}?lang={lang} is {width}px wide"
+            small = page.evaluate(
+                """() => [...document.querySelectorAll(
+                     'a, button, input:not([type=hidden]):not([type=checkbox]):not([type=radio]),'
+                     + ' textarea, label.c')]
+                   .filter(el => !el.closest('.hp'))
+                   .filter(el => el.getBoundingClientRect().height < 44)
+                   .map(el => el.outerHTML.slice(0, 80))"""
+            )
+            assert small == [], f"{path}?lang={lang}: {small}"
+    assert set(hosts) == {"127.0.0.1"}
+    context.close()
+
+
+def test_quick_exit_leaves_no_way_back_with_javascript_on(
+    browser: Any, live_server: str, posters: Posters
+) -> None:
+    context = browser.new_context(viewport=PHONE)
+    # The neutral site is answered here: the test never reaches the internet.
+    context.route(
+        "https://www.weather.gov/**",
+        lambda route: route.fulfill(body="<title>Weather</title>", content_type="text/html"),
+    )
+    page = context.new_page()
+    page.goto(f"{live_server}/")
+    page.goto(f"{live_server}/T/{posters.station}")
+    page.get_by_role("link", name="Quick exit").click()
+    page.wait_for_url("https://www.weather.gov/")
+    page.go_back()
+    # The form was replaced in history: going back lands on the page before it.
+    assert urlsplit(page.url).path == "/"
+    context.close()

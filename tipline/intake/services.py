@@ -1,0 +1,357 @@
+"""Storing a traveler's tip: where it came from, who should see it, how urgent it is."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from tipline.intake.lookup import Poster
+from tipline.intake.models import (
+    Indicator,
+    LocationKind,
+    Priority,
+    Tip,
+    TipJurisdiction,
+)
+from tipline.locations.codes import ALPHABET
+from tipline.locations.models import Placement, Train, Trip, TripStop
+from tipline.locations.schedule import TrainPosition, train_position
+
+NATIONAL = "national"
+MAX_DETAILS = 4000
+MAX_PEOPLE = 200
+# Longest accepted value of each free-text answer (the columns' sizes; details by the product).
+TEXT_LIMITS = {
+    "typed_place": 300,
+    "when_text": 200,
+    "where_text": 300,
+    "car": 32,
+    "direction": 200,
+    "descriptions": 2000,
+    "details": MAX_DETAILS,
+    "contact": 300,
+}
+RECEIPT_GROUPS = 4
+RECEIPT_GROUP_SIZE = 4
+
+
+class InvalidAnswers(ValueError):
+    """The answers break a rule the form should already have enforced."""
+
+
+@dataclass(frozen=True)
+class TipAnswers:
+    """What the traveler told us, already parsed from the form."""
+
+    indicators: tuple[Indicator, ...] = ()
+    happening_now: bool = False
+    when_text: str | None = None
+    where_text: str | None = None
+    car: str | None = None
+    direction: str | None = None
+    people_count: int | None = None
+    descriptions: str | None = None
+    details: str = ""
+    contact: str | None = None
+    consent_forward: bool = False
+    typed_place: str | None = None  # unknown or missing code: where the traveler says they are
+    typed_code: str | None = None  # unknown code: what the URL carried (a fake sticker's trace)
+    lang: str = "en"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the traveler is shown after sending: the receipt code (stored only as a hash)."""
+
+    code: str
+    tip_id: int
+
+
+def receipt_code(secret: str, token: str) -> str:
+    """The receipt for a submission token: HMAC(secret, token) as 4 groups of 4 Crockford
+    symbols, so a retried POST whose first answer was lost shows the same code."""
+    digest = hmac.new(secret.encode(), b"receipt:" + token.encode(), hashlib.sha256).digest()
+    number = int.from_bytes(digest[:10], "big")  # 80 bits = 16 symbols of 5 bits
+    symbols = "".join(ALPHABET[(number >> (5 * i)) & 31] for i in range(15, -1, -1))
+    return "-".join(
+        symbols[i : i + RECEIPT_GROUP_SIZE]
+        for i in range(0, RECEIPT_GROUPS * RECEIPT_GROUP_SIZE, RECEIPT_GROUP_SIZE)
+    )
+
+
+def receipt_hash(code: str) -> str:
+    """What is stored of a receipt code: the SHA-256 of its symbols, dashes and case ignored."""
+    return hashlib.sha256(code.replace("-", "").upper().encode()).hexdigest()
+
+
+def _token_key(token: str) -> str:
+    # Stored hashed: with the database and the secret key, a plain token would give back
+    # every receipt code (HMAC(secret, token)); its hash does not.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def priority_of(answers: TipAnswers, *, moving: bool) -> Priority:
+    """The intake priority (staff may override it):
+
+    - URGENT: happening now, or a minor appears to be involved in commercial sex;
+    - HIGH: any indicator on a train that is moving (minutes matter to meet it), or 3 or more
+      indicators;
+    - NORMAL: any indicator, or anything written in details or descriptions;
+    - LOW: nothing but a place or contact.
+    """
+    if answers.happening_now or Indicator.MINOR_COMMERCIAL_SEX in answers.indicators:
+        return Priority.URGENT
+    if (moving and answers.indicators) or len(set(answers.indicators)) >= 3:
+        return Priority.HIGH
+    if answers.indicators or answers.details.strip() or (answers.descriptions or "").strip():
+        return Priority.NORMAL
+    return Priority.LOW
+
+
+def check_answers(answers: TipAnswers) -> None:
+    """Enforce the limits on answers; raise InvalidAnswers naming the first one broken."""
+    for name, limit in TEXT_LIMITS.items():
+        value = getattr(answers, name)
+        if value is not None and len(value) > limit:
+            raise InvalidAnswers(f"{name} longer than {limit} characters")
+    if answers.people_count is not None and not 1 <= answers.people_count <= MAX_PEOPLE:
+        raise InvalidAnswers(f"people_count outside 1..{MAX_PEOPLE}")
+    for indicator in answers.indicators:
+        Indicator(indicator)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a tip comes from at the moment it is sent: snapshot columns, routing, motion."""
+
+    columns: dict[str, Any]
+    jurisdictions: tuple[str, ...]
+    moving: bool = False
+
+
+def locate(session: Session, placement: Placement | Poster | None, now: datetime) -> Location:
+    """Where a poster is at `now` (its station, or its train's trip with the last and next
+    stops) and the jurisdictions a tip from there is routed to; reads only for a train."""
+    if placement is None:
+        return Location({"location_kind": LocationKind.UNKNOWN}, (NATIONAL,))
+    poster = Poster.of(placement) if isinstance(placement, Placement) else placement
+    columns: dict[str, Any] = {
+        "placement_id": poster.id,
+        "placement_code": poster.code,
+        "spot": poster.spot,
+    }
+    if poster.train_id is None:
+        columns.update(
+            location_kind=LocationKind.STATION,
+            station_code=poster.station_code,
+            station_name=poster.station_name,
+            state=poster.station_state,
+        )
+        return Location(columns, (poster.station_state or NATIONAL,))
+    columns.update(
+        location_kind=LocationKind.TRAIN,
+        train_number=poster.train_number,
+        route_name=poster.route_name,
+    )
+    train = session.get_one(Train, poster.train_id)
+    position = train_position(session, train, now)
+    if position is not None:
+        columns.update(_position_columns(position))
+    return Location(
+        columns,
+        tuple(_train_jurisdictions(session, train, position)),
+        moving=position is not None and position.moving,
+    )
+
+
+# Table-level statements, built once: values travel as parameters, so each insert skips the
+# ORM's per-value coercion and reuses one compiled statement.
+_TIP = cast(Table, Tip.__table__)
+_INSERT_TIP = insert(_TIP).returning(_TIP.c.id)
+_INSERT_JURISDICTION = insert(cast(Table, TipJurisdiction.__table__))
+
+
+def submit_tip(
+    session: Session,
+    *,
+    placement: Placement | Poster | None,
+    answers: TipAnswers,
+    token: str,
+    now: datetime,
+    secret: str,
+    location: Location | None = None,
+) -> Receipt:
+    """Store a tip with its location snapshot, routing and priority; the same token twice
+    stores one tip and returns the same receipt. Pass `location` (from `locate`, read in an
+    earlier transaction) to make this transaction start with its write."""
+    check_answers(answers)
+    if location is None:
+        location = locate(session, placement, now)
+    code = receipt_code(secret, token)
+    values = {
+        **location.columns,
+        **_answer_columns(answers),
+        "received_at": now,
+        "submission_token": _token_key(token),
+        "receipt_hash": receipt_hash(code),
+        "lang": answers.lang,
+        "priority": priority_of(answers, moving=location.moving),
+        "typed_place": answers.typed_place,
+    }
+    if location.columns["location_kind"] == LocationKind.UNKNOWN and answers.typed_code:
+        values["placement_code"] = answers.typed_code[:16]
+    # On SQLite a transaction that read first cannot take the write lock once another worker
+    # has committed (SQLITE_BUSY_SNAPSHOT), whereas one that starts by writing waits for it:
+    # with `location` given, this insert is the transaction's first statement. Two plain
+    # INSERTs (no unit of work) keep the lock, held until commit, as short as can be.
+    try:
+        with session.begin_nested():
+            tip_id = session.execute(_INSERT_TIP, values).scalar_one()
+            session.execute(
+                _INSERT_JURISDICTION,
+                [{"tip_id": tip_id, "code": c} for c in location.jurisdictions],
+            )
+    except IntegrityError:
+        # Two workers raced with one token (a double tap): the other one stored the tip.
+        existing = session.scalar(
+            select(Tip.id).where(Tip.submission_token == values["submission_token"])
+        )
+        if existing is None:
+            raise
+        return Receipt(code=code, tip_id=existing)
+    return Receipt(code=code, tip_id=tip_id)
+
+
+def _answer_columns(answers: TipAnswers) -> dict[str, Any]:
+    return {
+        "indicators": sorted({str(i) for i in answers.indicators}),
+        "happening_now": answers.happening_now,
+        "when_text": answers.when_text,
+        "where_text": answers.where_text,
+        "car": answers.car,
+        "direction": answers.direction,
+        "people_count": answers.people_count,
+        "descriptions": answers.descriptions,
+        "details": answers.details,
+        "contact": answers.contact,
+        "consent_forward": answers.consent_forward,
+    }
+
+
+def _position_columns(position: TrainPosition) -> dict[str, Any]:
+    columns: dict[str, Any] = {
+        "trip_id": position.trip_id,
+        "service_date": position.service_date,
+        "train_moving": position.moving,
+    }
+    if position.route_name:
+        columns["route_name"] = position.route_name
+    if position.last is not None:
+        columns.update(
+            last_stop_code=position.last.station_code,
+            last_stop_name=position.last.station_name,
+            last_stop_time=position.last.time,
+        )
+    if position.next is not None:
+        columns.update(
+            next_stop_code=position.next.station_code,
+            next_stop_name=position.next.station_name,
+            next_stop_time=position.next.time,
+        )
+    return columns
+
+
+def _train_jurisdictions(
+    session: Session, train: Train, position: TrainPosition | None
+) -> list[str]:
+    """The states of the train's last and next stops, else every state on the trip's route
+    (or on any of its trips when none runs around now), else national."""
+    codes: Iterable[str | None] = ()
+    if position is not None:
+        codes = [call.state for call in (position.last, position.next) if call is not None]
+        if not any(codes):
+            codes = position.route_states
+    if not any(codes):
+        codes = _all_states(session, train)
+    return sorted({c for c in codes if c}) or [NATIONAL]
+
+
+def _all_states(session: Session, train: Train) -> list[str]:
+    trips = session.scalars(
+        select(Trip)
+        .where(Trip.train_id == train.id)
+        .options(selectinload(Trip.stops).selectinload(TripStop.station))
+    )
+    return [stop.station.state for trip in trips for stop in trip.stops if stop.station.state]
+
+
+EXPORT_FIELDS = (
+    "id",
+    "received_at",
+    "status",
+    "priority",
+    "jurisdictions",
+    "lang",
+    "location_kind",
+    "placement_code",
+    "spot",
+    "typed_place",
+    "station_code",
+    "station_name",
+    "state",
+    "train_number",
+    "route_name",
+    "trip_id",
+    "service_date",
+    "last_stop_code",
+    "last_stop_name",
+    "last_stop_time",
+    "next_stop_code",
+    "next_stop_name",
+    "next_stop_time",
+    "train_moving",
+    "indicators",
+    "happening_now",
+    "when_text",
+    "where_text",
+    "car",
+    "direction",
+    "people_count",
+    "descriptions",
+    "details",
+    "contact",
+    "consent_forward",
+)
+
+
+def tip_record(tip: Tip) -> dict[str, Any]:
+    """A stored tip as plain data for export (keys in EXPORT_FIELDS order): snapshot, answers
+    and handling, never the receipt hash or the submission token."""
+    computed: dict[str, Any] = {
+        "status": str(tip.status),
+        "priority": Priority(tip.priority).name.lower(),
+        "jurisdictions": tip.jurisdiction_codes(),
+        "location_kind": str(tip.location_kind),
+        "indicators": list(tip.indicators),
+    }
+    record = {}
+    for name in EXPORT_FIELDS:
+        value = computed[name] if name in computed else getattr(tip, name)
+        record[name] = value.isoformat() if isinstance(value, datetime | date) else value
+    return record
+
+
+def tips_since(session: Session, since: datetime | None) -> list[Tip]:
+    """Stored tips received at or after `since` (all when None), oldest first."""
+    query = select(Tip).options(selectinload(Tip.jurisdictions)).order_by(Tip.received_at, Tip.id)
+    if since is not None:
+        query = query.where(Tip.received_at >= since)
+    return list(session.scalars(query))
