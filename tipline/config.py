@@ -24,7 +24,15 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": None,
     "SMTP_FROM": "tipline@localhost",
     "SMTP_STARTTLS": False,
-    "WEBHOOK_SECRET": None,
+    "WEBHOOK_SECRET": None,  # HMAC-SHA256 key for alert webhooks; unsigned alerts never go out
+    # Urgent-tip alerts: a dispatcher thread in each web process (off under tests), and/or the
+    # `tipline alerts run` worker.
+    "ALERTS_INLINE": None,  # None: on, except when TESTING
+    "ALERT_POLL_SECONDS": 2,
+    "ALERT_RETRY_SECONDS": 30,
+    "ALERT_MAX_ATTEMPTS": 10,
+    "ALERT_WINDOW_HOURS": 24,
+    "QUEUE_REFRESH_SECONDS": 30,
     "SCAN_FLUSH_SECONDS": 10,
     # Tips accepted per client / per poster in a window ("count/seconds"; 0 turns a limit off).
     # Counters live in process memory only: a traveler's address is never stored.

@@ -6,4 +6,21 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Install this capability's request hooks and background work (none yet)."""
+    """Start the urgent-tip alert dispatcher with this process's first request, unless off."""
+    if not inline_alerts_wanted(app):
+        return
+    from tipline.triage.alerts import start_inline_dispatcher
+
+    # Started lazily, per serving process: CLI commands (migrations among them) never get a
+    # thread, and each gunicorn worker gets its own after forking (claims are atomic).
+    @app.before_request
+    def _alert_dispatcher() -> None:
+        start_inline_dispatcher(app)
+
+
+def inline_alerts_wanted(app: Flask) -> bool:
+    """TIPLINE_ALERTS_INLINE: default on, except in tests unless they set it."""
+    setting = app.config.get("ALERTS_INLINE")
+    if setting is None:
+        return not app.testing
+    return bool(setting)

@@ -1,7 +1,364 @@
-"""Staff-side views for triage (being built)."""
+"""The staff desk's pages: the queue, one tip with its actions and timeline, exports."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms import SelectChoice
+
+from tipline.accounts import audit
+from tipline.accounts.auth import clock, current_user, refuse, staff_required
+from tipline.accounts.models import Role, User
+from tipline.db import db
+from tipline.intake.i18n import catalog
+from tipline.intake.models import Priority, Tip, TipStatus
+from tipline.triage import queue as q
+from tipline.triage import services
+from tipline.triage.forms import (
+    AcknowledgeForm,
+    AssignForm,
+    CloseForm,
+    InvestigateForm,
+    NoteForm,
+    PriorityForm,
+    QueueFilterForm,
+    ReferForm,
+    ReopenForm,
+)
+from tipline.triage.models import Resolution
 
 bp = Blueprint("triage", __name__)
+
+# The default queue reloads itself so a new urgent tip shows up with no one touching it.
+REFRESH_SECONDS = 30  # TIPLINE_QUEUE_REFRESH_SECONDS
+
+
+def _user() -> User:
+    user = current_user()
+    assert user is not None  # staff_required ran first
+    return user
+
+
+@bp.get("/staff/")
+@staff_required()
+def queue() -> Response:
+    """The tips of the user's jurisdictions: open urgent first, then priority, then oldest."""
+    user = _user()
+    form = QueueFilterForm(request.args, user=user)
+    f = form.to_filter() if form.validate() else q.QueueFilter()
+    page = q.queue_page(db.session, user, f, after=request.args.get("after"))
+    response = make_response(
+        render_template(
+            "triage/queue.html",
+            form=form,
+            f=f,
+            page=page,
+            counts=q.status_counts(db.session, user),
+            can_export=user.role in services.ACTING_ROLES,
+            refresh_seconds=_refresh_seconds(),
+            **_display(clock()),
+        )
+    )
+    if f.is_default and not request.args.get("after"):
+        # The Refresh header is the HTML standard's meta refresh, sent as a header: no script.
+        response.headers["Refresh"] = str(_refresh_seconds())
+    return response
+
+
+@bp.get("/staff/tips/<int:tip_id>")
+@staff_required()
+def tip(tip_id: int) -> str:
+    """Everything about one tip, its related tips, the actions and the whole timeline."""
+    user, now = _user(), clock()
+    found = _visible_tip(user, tip_id)
+    services.record_view(db.session, tip=found, actor=user, now=now)
+    db.session.commit()
+    return _tip_page(found, user, now)
+
+
+@dataclass(frozen=True)
+class _Action:
+    form: type[FlaskForm]
+    run: Callable[[Session, Tip, User, datetime, Any], object]
+    done: str
+
+
+def _assign(session: Session, tip: Tip, actor: User, now: datetime, form: AssignForm) -> object:
+    assignee = session.get(User, form.assignee.data) if form.assignee.data else None
+    return services.assign(session, tip=tip, actor=actor, now=now, assignee=assignee)
+
+
+def _close(session: Session, tip: Tip, actor: User, now: datetime, form: CloseForm) -> object:
+    return services.close(
+        session,
+        tip=tip,
+        actor=actor,
+        now=now,
+        resolution=Resolution(form.resolution.data),
+        duplicate_of=form.duplicate_of.data,
+        reason=form.reason.data,
+    )
+
+
+ACTIONS: dict[str, _Action] = {
+    "acknowledge": _Action(
+        AcknowledgeForm,
+        lambda s, t, u, n, f: services.acknowledge(s, tip=t, actor=u, now=n),
+        "Acknowledged.",
+    ),
+    "investigate": _Action(
+        InvestigateForm,
+        lambda s, t, u, n, f: services.investigate(s, tip=t, actor=u, now=n, reason=f.reason.data),
+        "Marked as investigating.",
+    ),
+    "assign": _Action(AssignForm, _assign, "Assignment saved."),
+    "priority": _Action(
+        PriorityForm,
+        lambda s, t, u, n, f: services.change_priority(
+            s, tip=t, actor=u, now=n, priority=Priority(f.priority.data), reason=f.reason.data
+        ),
+        "Priority changed.",
+    ),
+    "note": _Action(
+        NoteForm,
+        lambda s, t, u, n, f: services.add_note(s, tip=t, actor=u, now=n, text=f.text.data),
+        "Note added.",
+    ),
+    "refer": _Action(
+        ReferForm,
+        lambda s, t, u, n, f: services.refer(
+            s,
+            tip=t,
+            actor=u,
+            now=n,
+            to=f.to.data,
+            reference=f.reference.data,
+            reason=f.reason.data,
+        ),
+        "Referral recorded.",
+    ),
+    "close": _Action(CloseForm, _close, "Tip closed."),
+    "reopen": _Action(
+        ReopenForm,
+        lambda s, t, u, n, f: services.reopen(s, tip=t, actor=u, now=n, reason=f.reason.data),
+        "Tip reopened.",
+    ),
+}
+
+
+@bp.post("/staff/tips/<int:tip_id>/<action>")
+@staff_required(Role.ADMIN, Role.TRIAGER)
+def act(tip_id: int, action: str) -> BaseResponse | tuple[str, int]:
+    """One action on a tip, checked against role, jurisdiction and the workflow."""
+    spec = ACTIONS.get(action) or abort(404)
+    user, now = _user(), clock()
+    found = _visible_tip(user, tip_id)
+    # Each action's fields carry its name as a prefix: one page holds every form, ids unique.
+    form = spec.form(prefix=action)
+    if isinstance(form, AssignForm):
+        form.assignee.choices = _assignee_choices(found)
+    if not form.validate_on_submit():
+        return _tip_page(found, user, now, failed=(action, form)), 400
+    try:
+        spec.run(db.session, found, user, now, form)
+    except services.TipNotFound as exc:
+        _refuse_other_tip(user, now, exc, via=f"tip:{tip_id}")
+        message = f"No tip #{exc.tip_id} in your jurisdictions."
+        return _tip_page(found, user, now, failed=(action, form), error=message), 400
+    except services.NotAllowed as exc:
+        refuse(target=f"tip:{tip_id}", detail={"action": action, "why": str(exc)})
+    except services.TriageError as exc:
+        db.session.rollback()
+        return _tip_page(found, user, now, failed=(action, form), error=str(exc)), 409
+    db.session.commit()
+    flash(spec.done, "success")
+    return redirect(url_for("triage.tip", tip_id=tip_id))
+
+
+@bp.get("/staff/export.<any(csv, json):fmt>")
+@staff_required(Role.ADMIN, Role.TRIAGER)
+def export(fmt: str) -> Response:
+    """The filtered queue as CSV or JSON (every matching tip, not one page); audited."""
+    user, now = _user(), clock()
+    form = QueueFilterForm(request.args, user=user)
+    if not form.validate():
+        abort(400)
+    f = form.to_filter()
+    total = q.count_filtered(db.session, user, f)
+    audit.record(
+        db.session,
+        action="tip.export",
+        actor=user,
+        now=now,
+        detail={"format": fmt, "filters": f.params(), "count": total},
+    )
+    db.session.commit()
+    records = q.export_records(db.session, user, f)
+    body = _csv(records) if fmt == "csv" else _json(records)
+    response = Response(
+        stream_with_context(body),
+        mimetype="text/csv" if fmt == "csv" else "application/json",
+    )
+    name = f"tipline-queue-{now:%Y%m%d-%H%M}.{fmt}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _refresh_seconds() -> int:
+    return int(current_app.config.get("QUEUE_REFRESH_SECONDS", REFRESH_SECONDS))
+
+
+def _visible_tip(user: User, tip_id: int) -> Tip:
+    """The tip, or the same 404 for a missing one and another jurisdiction's (audited)."""
+    try:
+        return services.get_tip_for(db.session, user, tip_id)
+    except services.TipNotFound as exc:
+        reason = "outside the user's jurisdictions" if exc.hidden else "no such tip"
+        refuse(target=f"tip:{tip_id}", detail={"reason": reason}, status=404)
+
+
+def _refuse_other_tip(user: User, now: datetime, exc: services.TipNotFound, *, via: str) -> None:
+    """A form field named another jurisdiction's tip (duplicate_of): audited like a URL."""
+    db.session.rollback()
+    audit.record(
+        db.session,
+        action="access.denied",
+        actor=user,
+        now=now,
+        target=f"tip:{exc.tip_id}",
+        outcome="denied",
+        detail={"via": "duplicate_of", "from": via, "hidden": exc.hidden},
+    )
+    db.session.commit()
+
+
+def _assignee_choices(tip: Tip) -> list[SelectChoice]:
+    people = services.assignable_users(db.session, tip)
+    return [
+        SelectChoice("0", "Nobody"),
+        *[SelectChoice(str(u.id), f"{u.email} ({u.role})") for u in people],
+    ]
+
+
+def _tip_page(
+    tip: Tip,
+    user: User,
+    now: datetime,
+    *,
+    failed: tuple[str, FlaskForm] | None = None,
+    error: str | None = None,
+) -> str:
+    forms: dict[str, FlaskForm] = {
+        name: spec.form(formdata=None, prefix=name) for name, spec in ACTIONS.items()
+    }
+    if failed is not None:
+        forms[failed[0]] = failed[1]
+    assign_form = forms["assign"]
+    assert isinstance(assign_form, AssignForm)
+    assign_form.assignee.choices = _assignee_choices(tip)
+    if failed is None or failed[0] != "assign":
+        assign_form.assignee.data = tip.assignee_id or 0
+    priority_form = forms["priority"]
+    assert isinstance(priority_form, PriorityForm)
+    if failed is None or failed[0] != "priority":
+        priority_form.priority.data = int(tip.priority)
+    codes = {tip.last_stop_code, tip.next_stop_code}
+    assignee = db.session.get(User, tip.assignee_id) if tip.assignee_id else None
+    return render_template(
+        "triage/tip.html",
+        tip=tip,
+        forms=forms,
+        failed=failed[0] if failed else None,
+        error=error,
+        jurisdictions=tip.jurisdiction_codes(),
+        timeline=services.timeline(db.session, tip),
+        related=q.related_tips(db.session, user, tip),
+        assignee=assignee,
+        zones=q.station_timezones(db.session, codes),
+        can_act=user.role in services.ACTING_ROLES,
+        allowed=services.TRANSITIONS[TipStatus(tip.status)],
+        indicator_label=_indicator_label,
+        **_display(now),
+    )
+
+
+def _indicator_label(key: str) -> str:
+    """The words the traveler ticked, as the English form showed them."""
+    return catalog("en").get(f"ind_{key}") or q.short_indicator(key)
+
+
+def _display(now: datetime) -> dict[str, Any]:
+    """What every triage template uses to show time, place and deadlines."""
+    config = current_app.config
+    urgent_minutes = float(config["OVERDUE_URGENT_MINUTES"])
+    other_hours = float(config["OVERDUE_OTHER_HOURS"])
+    return {
+        "now": now,
+        "age": lambda t: q.age(t, now),
+        "overdue": lambda tip: q.is_overdue(
+            tip, now, urgent_minutes=urgent_minutes, other_hours=other_hours
+        ),
+        "place": q.place_label,
+        "local_time": q.local_time,
+        "short_indicator": q.short_indicator,
+        "priority_name": lambda p: Priority(p).name.lower(),
+        "resolution_label": lambda r: Resolution(r).label if r else "",
+        "statuses": TipStatus,
+    }
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> str:
+    """One CSV cell; text that a spreadsheet would run as a formula is defused."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = "; ".join(str(v) for v in value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv(records: Iterator[dict[str, Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(q.EXPORT_COLUMNS)
+    for record in records:
+        writer.writerow([_cell(record[c]) for c in q.EXPORT_COLUMNS])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _json(records: Iterator[dict[str, Any]]) -> Iterator[str]:
+    yield "["
+    for i, record in enumerate(records):
+        yield ("," if i else "") + "\n" + json.dumps(record, ensure_ascii=False)
+    yield "\n]\n"
