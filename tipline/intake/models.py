@@ -113,6 +113,8 @@ class Tip(Base):
         Index("ix_tip_station_code_received_at", "station_code", "received_at"),
         Index("ix_tip_train_number_received_at", "train_number", "received_at"),
         Index("ix_tip_placement_id_received_at", "placement_id", "received_at"),
+        # Every index costs each traveler's submission a write (and an fsync'd page): keep only
+        # these composites, whose leading columns also serve the single-column lookups.
         CheckConstraint("is_closed = (status = 'closed')", name="closed_flag"),
         CheckConstraint(
             "resolution IS NULL OR resolution IN ('actioned', 'no_action', 'duplicate', "
@@ -132,16 +134,16 @@ class Tip(Base):
 
     # --- where: a snapshot, so renaming a station or retiring a poster never rewrites history
     placement_id: Mapped[int | None] = mapped_column(
-        ForeignKey("placement.id", ondelete="SET NULL"), index=True
+        ForeignKey("placement.id", ondelete="SET NULL")
     )
     placement_code: Mapped[str | None] = mapped_column(String(16), index=True)
     spot: Mapped[str | None] = mapped_column(String(200))
     location_kind: Mapped[LocationKind] = mapped_column(String(16), default=LocationKind.UNKNOWN)
     typed_place: Mapped[str | None] = mapped_column(String(300))  # unknown codes: as typed
-    station_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    station_code: Mapped[str | None] = mapped_column(String(64))
     station_name: Mapped[str | None] = mapped_column(String(255))
     state: Mapped[str | None] = mapped_column(String(8))
-    train_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    train_number: Mapped[str | None] = mapped_column(String(32))
     route_name: Mapped[str | None] = mapped_column(String(255))
     trip_id: Mapped[str | None] = mapped_column(String(128))
     service_date: Mapped[date | None]
@@ -167,8 +169,8 @@ class Tip(Base):
     consent_forward: Mapped[bool] = mapped_column(default=False)
 
     # --- handling
-    priority: Mapped[Priority] = mapped_column(Integer, index=True)
-    status: Mapped[TipStatus] = mapped_column(String(16), default=TipStatus.NEW, index=True)
+    priority: Mapped[Priority] = mapped_column(Integer)
+    status: Mapped[TipStatus] = mapped_column(String(16), default=TipStatus.NEW)
     # status == closed, kept as its own column so one index serves the queue's open-first order.
     is_closed: Mapped[bool] = mapped_column(default=False)
     priority_overridden: Mapped[bool] = mapped_column(default=False)
