@@ -50,6 +50,31 @@ def seed_demo(session: Session, *, now: datetime) -> tuple[ImportReport, list[Pl
     return report, placements
 
 
+DEMO_ADMIN = "admin@demo.invalid"
+
+
+def demo_admin_token(session: Session, *, now: datetime) -> str | None:
+    """A set-up token for the demo's national admin while it has not been set up; else None."""
+    from tipline.accounts.models import Role
+    from tipline.accounts.services import create_user, find_user, reset_user
+
+    user = find_user(session, DEMO_ADMIN)
+    if user is None:
+        _user, token = create_user(
+            session,
+            email=DEMO_ADMIN,
+            role=Role.ADMIN,
+            jurisdiction_codes=["national"],
+            actor=None,
+            now=now,
+        )
+        return token
+    if user.password_hash is None or user.totp_secret is None:
+        # The earlier link may be lost or expired: a fresh one replaces it.
+        return reset_user(session, user=user, actor=None, now=now)
+    return None
+
+
 class _AnonymousRequestHandler(WSGIRequestHandler):
     """Werkzeug's handler with the client address left out of every log line."""
 

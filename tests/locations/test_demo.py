@@ -27,10 +27,17 @@ def test_demo_sets_up_a_fresh_instance_once(tmp_path: Path) -> None:
         assert len(urls) == 4
         assert "Train 66 · Car 3 vestibule (en)" in first.output
         assert "New York Penn Station (NYP) · Restroom, 8th Avenue concourse (es)" in first.output
+        setup = re.search(r"http://127\.0\.0\.1:5000(/staff/setup/\S+)", first.output)
+        assert setup, first.output
+        page = app.test_client().get(setup.group(1))
+        assert page.status_code == 200 and "admin@demo.invalid" in page.get_data(as_text=True)
 
         second = runner.invoke(main, ["demo", "--no-serve", "--port", "8080"])
         assert second.exit_code == 0, second.output
         assert re.findall(r"http://127\.0\.0\.1:8080/T/([0-9A-Z]{8})", second.output) == urls
+        # Not set up yet: a fresh link replaces the first, which stops working.
+        assert "/staff/setup/" in second.output
+        assert app.test_client().get(setup.group(1)).status_code != 200
         with session_scope(app) as session:
             assert len(session.scalars(select(Placement)).all()) == 4
             assert len(session.scalars(select(Station)).all()) == 11

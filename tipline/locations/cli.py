@@ -323,7 +323,7 @@ def placements_retire(code: str) -> None:
 @with_appcontext
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Create the database, import the sample feed, add demo posters, and serve the app."""
-    from tipline.demo import seed_demo, serve
+    from tipline.demo import DEMO_ADMIN, demo_admin_token, seed_demo, serve
     from tipline.migrate import upgrade
 
     app = _app()
@@ -334,8 +334,15 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             f"  http://{host}:{port}/T/{pl.code}  {where(pl)} · {pl.spot} ({pl.lang})"
             for pl in made
         ]
+        token = demo_admin_token(session, now=utcnow())
     click.echo(f"Sample feed {report.feed!r}: {report.stations} stations, {report.trains} trains")
     click.echo("Demo posters (open a URL to see the traveler's form):")
     click.echo("\n".join(lines))
+    if token:
+        click.echo(
+            f"Staff desk: set up the demo admin ({DEMO_ADMIN}, national) with an authenticator"
+            f" app at\n  http://{host}:{port}/staff/setup/{token}"
+        )
+    click.echo(f"Staff sign-in: http://{host}:{port}/staff/signin")
     if not no_serve:
         serve(app, host, port)
