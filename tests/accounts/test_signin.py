@@ -206,6 +206,17 @@ def test_idle_timeout_signs_out(client, session, clock) -> None:
     assert "signed out after 30 minutes without activity" in page
 
 
+def test_a_self_refreshing_page_does_not_keep_the_session_alive(client, session, clock) -> None:
+    user, secret = staff_user(session)
+    sign_in(client, user.email, STAFF_PASSWORD, secret)
+    for _ in range(3):
+        clock.advance(minutes=10)
+        assert client.get("/staff/account?auto=1").status_code == 200
+    clock.advance(minutes=1)  # 31 minutes since the last real activity
+    response = client.get("/staff/account?auto=1")
+    assert response.status_code == 302 and "/staff/signin" in response.headers["Location"]
+
+
 def test_sign_out_clears_the_session(client, session, clock) -> None:
     user, secret = staff_user(session)
     sign_in(client, user.email, STAFF_PASSWORD, secret)

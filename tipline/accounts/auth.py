@@ -160,7 +160,10 @@ def load_user() -> None:
         session.clear()
         flash("Your session has ended. Please sign in again.", "info")
         return
-    session[SESSION_KEY] = {**data, "seen": now.timestamp()}
+    # A page refreshing itself (the queue's ?auto=1) is not activity: an unattended screen
+    # must still sign out after the idle timeout.
+    if request.args.get("auto") != "1":
+        session[SESSION_KEY] = {**data, "seen": now.timestamp()}
     g.staff_user = user
 
 
