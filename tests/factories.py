@@ -131,7 +131,9 @@ def service_exception(
     from tipline.locations.models import ServiceException
 
     session.add(
-        ServiceException(feed=feed, service_id=service_id, day=day, exception_type=1 if added else 2)
+        ServiceException(
+            feed=feed, service_id=service_id, day=day, exception_type=1 if added else 2
+        )
     )
     session.flush()
 
@@ -156,14 +158,27 @@ def _password_hash(password: str) -> str:
     return hash_password(password)
 
 
-def staff_user(session: Session, *, email: str = "ny@example.gov", role: Role = Role.TRIAGER,
-               jurisdictions: tuple[str, ...] | list[str] = ("NY",),
-               password: str = STAFF_PASSWORD, active: bool = True) -> tuple[User, str]:
+def staff_user(
+    session: Session,
+    *,
+    email: str = "ny@example.gov",
+    role: Role = Role.TRIAGER,
+    jurisdictions: tuple[str, ...] | list[str] = ("NY",),
+    password: str = STAFF_PASSWORD,
+    active: bool = True,
+) -> tuple[User, str]:
     """A set-up staff user (password set, TOTP enrolled) and its TOTP secret. Commits, so a
     test client can sign in at once."""
     secret = pyotp.random_base32(length=32)
-    user = User(email=email, role=Role(role), password_hash=_password_hash(password),
-                totp_secret=secret, active=active, failed_logins=0, session_version=0)
+    user = User(
+        email=email,
+        role=Role(role),
+        password_hash=_password_hash(password),
+        totp_secret=secret,
+        active=active,
+        failed_logins=0,
+        session_version=0,
+    )
     user.jurisdictions = [UserJurisdiction(code=code) for code in jurisdictions]
     session.add(user)
     session.commit()
@@ -194,16 +209,25 @@ def sign_in(client: FlaskClient, email: str, password: str, totp_secret: str) ->
 
     page = client.get("/staff/signin")
     assert page.status_code == 200, page.status_code
-    response = client.post("/staff/signin", data={
-        "csrf_token": csrf_token(page.get_data(as_text=True)), "email": email,
-        "password": password})
+    response = client.post(
+        "/staff/signin",
+        data={
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "email": email,
+            "password": password,
+        },
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     assert response.headers["Location"].endswith("/staff/signin/code"), response.headers
     page = client.get("/staff/signin/code")
     assert page.status_code == 200, page.status_code
-    response = client.post("/staff/signin/code", data={
-        "csrf_token": csrf_token(page.get_data(as_text=True)),
-        "code": totp_code(client, email, totp_secret)})
+    response = client.post(
+        "/staff/signin/code",
+        data={
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "code": totp_code(client, email, totp_secret),
+        },
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     assert "/staff/signin" not in response.headers["Location"], response.headers
 

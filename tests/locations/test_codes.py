@@ -18,7 +18,7 @@ def test_every_single_substitution_is_caught() -> None:
     for i in range(8):
         for ch in ALPHABET:
             if ch != code[i]:
-                assert not is_valid(code[:i] + ch + code[i + 1:])
+                assert not is_valid(code[:i] + ch + code[i + 1 :])
 
 
 def test_most_adjacent_swaps_are_caught() -> None:
@@ -28,7 +28,7 @@ def test_most_adjacent_swaps_are_caught() -> None:
         for i in range(7):
             if code[i] != code[i + 1]:
                 total += 1
-                caught += not is_valid(code[:i] + code[i + 1] + code[i] + code[i + 2:])
+                caught += not is_valid(code[:i] + code[i + 1] + code[i] + code[i + 2 :])
     assert caught / total > 0.95
 
 
