@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -15,6 +18,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
 
 from tipline import create_app
 from tipline.db import Base, Database
@@ -136,3 +140,53 @@ def csrf_token(html: str) -> str:
     match = CSRF_RE.search(html)
     assert match, "no csrf_token in page"
     return match.group(1)
+
+
+class Clock:
+    """A settable time source: the app reads the time from app.config["CLOCK"]."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        """Move time forward."""
+        self.now += timedelta(**delta)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium, headless as root, with nothing that phones home (the network is closed).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The test app served over HTTP on a free loopback port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright (never a downloaded browser)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium to run browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
 
-
-class Clock:
-    """A settable time source."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        """Move time forward."""
-        self.now += timedelta(**delta)
+from tests.conftest import Clock
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
@@ -13,24 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests import factories
-from tests.conftest import csrf_token
+from tests.conftest import Clock, csrf_token
 from tipline.accounts.models import AuditEvent, Role, User
 
 NOW = datetime(2026, 6, 15, 14, 0, 5, tzinfo=UTC)
-
-
-class Clock:
-    """A settable time source (the app reads app.config["CLOCK"])."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        """Move time forward."""
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from tests import factories
 from tests.triage.conftest import audit_events, reread
@@ -20,42 +16,13 @@ from tipline.accounts.models import Role
 from tipline.db import utcnow
 from tipline.intake.models import Tip
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    """The test app served over HTTP on a free loopback port, refreshing the queue quickly."""
+@pytest.fixture(autouse=True)
+def quick_refresh(app: Flask) -> None:
+    """Refresh the queue every 2 s so the test sees a new tip arrive without waiting 30."""
     app.config["QUEUE_REFRESH_SECONDS"] = 2
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """Debian's chromium driven by Playwright (never a downloaded browser)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium to run browser tests")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
 
 
 def test_sign_in_see_an_urgent_tip_arrive_acknowledge_and_close(

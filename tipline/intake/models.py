@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -191,30 +190,6 @@ class Tip(Base):
     def jurisdiction_codes(self) -> list[str]:
         """The states/provinces this tip is routed to."""
         return sorted(j.code for j in self.jurisdictions)
-
-    def snapshot(self) -> dict[str, Any]:
-        """The location snapshot as plain data (export, staff views)."""
-        fields = [
-            "placement_code",
-            "spot",
-            "location_kind",
-            "typed_place",
-            "station_code",
-            "station_name",
-            "state",
-            "train_number",
-            "route_name",
-            "trip_id",
-            "service_date",
-            "last_stop_code",
-            "last_stop_name",
-            "last_stop_time",
-            "next_stop_code",
-            "next_stop_name",
-            "next_stop_time",
-            "train_moving",
-        ]
-        return {f: getattr(self, f) for f in fields}
 
 
 class TipJurisdiction(Base):
