@@ -84,9 +84,8 @@ def queue() -> Response:
     if f.is_default and not request.args.get("after"):
         # The Refresh header is the HTML standard's meta refresh, sent as a header: no script.
         # ?auto=1 tells the session this reload is not the user's activity.
-        response.headers["Refresh"] = (
-            f"{_refresh_seconds()}; url={url_for('triage.queue', auto=1)}"
-        )
+        again = url_for("triage.queue", auto=1)
+        response.headers["Refresh"] = f"{_refresh_seconds()}; url={again}"
     return response
 
 
