@@ -71,6 +71,15 @@ def test_between_stops_gives_last_and_next_and_moving(session: Session) -> None:
     assert pos.route_states == ("NY", "NJ", "PA")
 
 
+def test_a_train_dwelling_at_a_station_is_there(session: Session) -> None:
+    st = stations(session)
+    tr = day_train(session, st)
+    pos = train_position(session, tr, local(2026, 6, 10, 8, 22))  # at NWK 08:20-08:25
+    assert pos is not None and pos.last is not None and pos.next is not None
+    assert (pos.last.station_code, pos.last.time) == ("NWK", local(2026, 6, 10, 8, 20))
+    assert (pos.next.station_code, pos.next.time) == ("PHL", local(2026, 6, 10, 9, 30))
+
+
 def test_across_midnight(session: Session) -> None:
     st = stations(session)
     stops = [

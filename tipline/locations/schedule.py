@@ -187,8 +187,15 @@ def _run(trip: Trip, service_date: date) -> _Run:
 
 
 def _position(run: _Run, now: datetime) -> TrainPosition:
+    # A train dwelling at a station (Amtrak's 66 waits three hours in Philadelphia) is there,
+    # not between its neighbours: its last stop is the one it has reached, timed by its arrival
+    # until it leaves.
     last = next(
-        (_call(stop, departs) for stop, _arr, departs in reversed(run.calls) if departs <= now),
+        (
+            _call(stop, departs if departs <= now else arrives)
+            for stop, arrives, departs in reversed(run.calls)
+            if arrives <= now
+        ),
         None,
     )
     upcoming = next(
