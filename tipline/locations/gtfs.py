@@ -8,12 +8,12 @@ import re
 import unicodedata
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -554,14 +554,16 @@ def _date(row: dict[str, str], column: str, file: str, line: int) -> date | None
 
 # --- writing -------------------------------------------------------------------------------
 
+_Keyed = TypeVar("_Keyed", Station, Train)
+
 
 def _write_stations(session: Session, parsed: _Parsed, report: ImportReport) -> dict[str, int]:
     """Insert, update in place or mark dropped; return stop_id -> station id."""
     existing = {
         st.stop_id: st for st in session.scalars(select(Station).where(Station.feed == parsed.name))
     }
-    for stop_id, row in parsed.stations.items():
-        values = {
+    wanted = {
+        stop_id: {
             "code": row.code,
             "name": row.name,
             "lat": row.lat,
@@ -571,19 +573,20 @@ def _write_stations(session: Session, parsed: _Parsed, report: ImportReport) -> 
             "country": row.country,
             "in_feed": True,
         }
-        station = existing.get(stop_id)
-        if station is None:
-            session.add(Station(feed=parsed.name, stop_id=stop_id, **values))
-            report.stations_added += 1
-        elif _assign(station, values):
-            report.stations_updated += 1
-        else:
-            report.stations_unchanged += 1
-    for stop_id, station in existing.items():
-        if stop_id not in parsed.stations and station.in_feed:
-            station.in_feed = False
-            report.stations_dropped += 1
-    session.flush()
+        for stop_id, row in parsed.stations.items()
+    }
+    counts = _upsert(
+        session,
+        existing,
+        wanted,
+        lambda stop_id, values: Station(feed=parsed.name, stop_id=stop_id, **values),
+    )
+    (
+        report.stations_added,
+        report.stations_updated,
+        report.stations_unchanged,
+        report.stations_dropped,
+    ) = counts
     rows = session.execute(select(Station.stop_id, Station.id).where(Station.feed == parsed.name))
     return {stop_id: station_id for stop_id, station_id in rows}
 
@@ -596,21 +599,22 @@ def _write_trains(session: Session, parsed: _Parsed, report: ImportReport) -> di
     existing = {
         tr.number: tr for tr in session.scalars(select(Train).where(Train.feed == parsed.name))
     }
-    for number, names in routes.items():
-        values = {"route_name": names.most_common(1)[0][0], "in_feed": True}
-        train = existing.get(number)
-        if train is None:
-            session.add(Train(feed=parsed.name, number=number, **values))
-            report.trains_added += 1
-        elif _assign(train, values):
-            report.trains_updated += 1
-        else:
-            report.trains_unchanged += 1
-    for number, train in existing.items():
-        if number not in routes and train.in_feed:
-            train.in_feed = False
-            report.trains_dropped += 1
-    session.flush()
+    wanted = {
+        number: {"route_name": names.most_common(1)[0][0], "in_feed": True}
+        for number, names in routes.items()
+    }
+    counts = _upsert(
+        session,
+        existing,
+        wanted,
+        lambda number, values: Train(feed=parsed.name, number=number, **values),
+    )
+    (
+        report.trains_added,
+        report.trains_updated,
+        report.trains_unchanged,
+        report.trains_dropped,
+    ) = counts
     rows = session.execute(select(Train.number, Train.id).where(Train.feed == parsed.name))
     return {number: train_id for number, train_id in rows}
 
@@ -756,6 +760,34 @@ def _write_calendars(session: Session, parsed: _Parsed, report: ImportReport) ->
         session.delete(exception)
     report.services = len(parsed.calendars)
     report.service_exceptions = len(parsed.exceptions)
+
+
+def _upsert(
+    session: Session,
+    existing: dict[str, _Keyed],
+    wanted: dict[str, dict[str, Any]],
+    make: Callable[[str, dict[str, Any]], _Keyed],
+) -> tuple[int, int, int, int]:
+    """Add, update in place, or mark dropped (never delete: placements point at them); flush.
+
+    Returns (added, updated, unchanged, dropped).
+    """
+    added = updated = unchanged = dropped = 0
+    for key, values in wanted.items():
+        obj = existing.get(key)
+        if obj is None:
+            session.add(make(key, values))
+            added += 1
+        elif _assign(obj, values):
+            updated += 1
+        else:
+            unchanged += 1
+    for key, obj in existing.items():
+        if key not in wanted and obj.in_feed:
+            obj.in_feed = False
+            dropped += 1
+    session.flush()
+    return added, updated, unchanged, dropped
 
 
 def _assign(obj: object, values: dict[str, Any]) -> bool:
