@@ -111,6 +111,28 @@ def wipe(app: Flask) -> None:
                 conn.execute(text(sql))
 
 
+DEFAULT_TEST_REDIS = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A reachable Redis (TIPLINE_TEST_REDIS_URL, else db 15 on loopback), or skip saying why."""
+    url = os.environ.get("TIPLINE_TEST_REDIS_URL", DEFAULT_TEST_REDIS)
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis not reachable at {url} ({exc}); start redis-server to run this test")
+    return url
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A Redis key prefix of this test's own, so parallel runs never share counters."""
+    return f"tipline-test-{uuid.uuid4().hex[:12]}"
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     """A test client for the app."""

@@ -8,6 +8,7 @@ from flask import Flask
 
 from tipline.config import load_config
 from tipline.db import db
+from tipline.limiter import LIMITER, Limiter
 from tipline.resources import resource_dir
 
 
@@ -23,8 +24,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(instance) if instance else None,
         instance_relative_config=True,
     )
-    load_config(app, config)
+    settings = load_config(app, config)
     db.init_app(app)
+    app.extensions[LIMITER] = Limiter(settings.redis_url, prefix=settings.redis_prefix)
 
     from tipline import accounts, security, triage
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from tipline import create_app
+from tipline.config import SettingsError
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
+def _create_app() -> Flask:
+    """The app for a command; a bad setting is one clear line, not a traceback."""
+    try:
+        return create_app()
+    except SettingsError as exc:
+        raise click.ClickException(f"bad setting: {exc}") from None
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
 def main() -> None:
     """Tipline: QR-code tip reporting for stations and trains."""
 

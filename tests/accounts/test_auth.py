@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tests.factories import STAFF_PASSWORD, sign_in, staff_user
-from tipline.accounts.auth import can_see, current_user, refuse, safe_next, staff_required
+from tipline.accounts.access import can_see
+from tipline.accounts.auth import current_user, refuse, safe_next, staff_required
 from tipline.accounts.models import AuditEvent, Role, User, UserJurisdiction
 
 

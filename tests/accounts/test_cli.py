@@ -102,8 +102,13 @@ def test_create_refuses_bad_input_with_a_clear_message(runner, session) -> None:
     assert session.scalar(select(User).where(User.email == "a@example.gov")).role == "triager"
 
 
-def test_canadian_provinces_and_national_are_accepted(runner) -> None:
-    for email, codes in (("qc@example.gov", ["QC", "ON"]), ("hq@example.gov", ["national"])):
+def test_territories_provinces_and_national_are_accepted(runner) -> None:
+    for email, codes in (
+        ("qc@example.gov", ["QC", "ON"]),
+        ("hq@example.gov", ["national"]),
+        ("pr@example.gov", ["PR"]),
+        ("gu@example.gov", ["GU", "MP"]),
+    ):
         args = ["users", "create", "--email", email, "--role", "viewer"]
         for code in codes:
             args += ["--jurisdiction", code]

@@ -10,6 +10,7 @@ from tests.factories import STAFF_PASSWORD, sign_in, staff_user, totp_code
 from tipline.accounts import services
 from tipline.accounts.auth import SESSION_KEY
 from tipline.accounts.models import AuditEvent, Role, User
+from tipline.config import update_settings
 from tipline.db import db
 
 GENERIC = "That email, password or code was not recognised."
@@ -166,7 +167,7 @@ def test_unknown_emails_lock_too_so_lockout_reveals_nothing(client, session, clo
 
 
 def test_client_is_throttled_across_accounts(app, client, session, clock) -> None:
-    app.config["SIGNIN_CLIENT_MAX_FAILURES"] = 4
+    update_settings(app, SIGNIN_CLIENT_MAX_FAILURES=4)
     for i in range(3):
         assert _password_step(client, f"u{i}@example.gov", "wrong password x").status_code == 200
     response = _password_step(client, "u3@example.gov", "wrong password x")

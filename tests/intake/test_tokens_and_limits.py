@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tipline.config import Rate as Limit
 from tipline.intake import tokens
-from tipline.intake.limits import Limit, RateLimiter
+from tipline.intake.limits import RateLimiter
 
 
 def test_a_token_round_trips_and_is_random() -> None:

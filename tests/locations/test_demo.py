@@ -9,6 +9,7 @@ from sqlalchemy import inspect, select
 
 from tipline import create_app
 from tipline.cli import main
+from tipline.config import get_settings
 from tipline.db import Database, session_scope
 from tipline.demo import SAMPLE_FEED
 from tipline.locations.models import Placement, Station, Train
@@ -17,7 +18,7 @@ from tipline.locations.services import find_placement
 
 def test_demo_sets_up_a_fresh_instance_once(tmp_path: Path) -> None:
     app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True})
-    assert app.config["DATABASE_URL"].startswith("sqlite:///")
+    assert get_settings(app).database_url.startswith("sqlite:///")
     runner = app.test_cli_runner()
     try:
         first = runner.invoke(main, ["demo", "--no-serve"])

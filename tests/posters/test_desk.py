@@ -28,6 +28,7 @@ from tests.posters.conftest import (
     short_url,
 )
 from tipline.accounts.models import AuditEvent, Role
+from tipline.config import update_settings
 from tipline.locations.codes import display
 from tipline.locations.models import Placement, ScanCount
 
@@ -228,7 +229,7 @@ def test_the_thresholds_are_settings(
     session.add(ScanCount(placement_id=pl.id, day=TODAY, count=15))
     session.commit()
     assert "Needs attention (1)" in text_of(admin.get("/staff/posters").get_data(as_text=True))
-    app.config["SCAN_SPIKE_MIN"] = 20
+    update_settings(app, SCAN_SPIKE_MIN=20)
     assert "No poster is silent or spiking." in admin.get("/staff/posters").get_data(as_text=True)
 
 

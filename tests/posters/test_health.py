@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from tests import factories
 from tests.conftest import make_test_app
+from tipline.config import Settings, SettingsError, get_settings
 from tipline.db import Database
 from tipline.locations.models import Placement, ScanCount, Station
 from tipline.posters.health import (
     Flag,
     HealthRules,
-    InvalidRules,
     assess,
     daily_scans,
     needs_attention,
@@ -230,7 +230,7 @@ def test_the_rules_follow_the_settings(session: Session) -> None:
 def test_rules_from_settings_and_the_environment(
     monkeypatch: pytest.MonkeyPatch, _migrated: str, tmp_path: Path
 ) -> None:
-    assert HealthRules.from_config({}) == HealthRules(
+    assert HealthRules.from_settings(Settings()) == HealthRules(
         silent_days=2, baseline_days=14, silent_min_average=3.0, spike_factor=5.0, spike_min=10
     )
     monkeypatch.setenv("TIPLINE_SCAN_SILENT_DAYS", "3")
@@ -240,7 +240,7 @@ def test_rules_from_settings_and_the_environment(
     monkeypatch.setenv("TIPLINE_SCAN_SILENT_MIN_AVERAGE", "1.5")
     app: Flask = make_test_app(_migrated, tmp_path / "instance")
     try:
-        assert HealthRules.from_config(app.config) == HealthRules(
+        assert HealthRules.from_settings(get_settings(app)) == HealthRules(
             silent_days=3, baseline_days=28, silent_min_average=1.5, spike_factor=2.5, spike_min=25
         )
     finally:
@@ -257,5 +257,5 @@ def test_rules_from_settings_and_the_environment(
     ],
 )
 def test_nonsense_settings_are_refused(settings: dict[str, object]) -> None:
-    with pytest.raises(InvalidRules):
-        HealthRules.from_config(settings)
+    with pytest.raises(SettingsError, match="TIPLINE_SCAN_"):
+        Settings().replace(**settings)

@@ -24,6 +24,7 @@ from tests import factories
 from tests.conftest import PUBLIC_URL, make_test_app
 from tests.triage.conftest import NOW, Staff, reread
 from tipline.cli import main
+from tipline.config import get_settings, update_settings
 from tipline.db import Database, utcnow
 from tipline.triage import alerts, services
 from tipline.triage.models import Alert, AlertStatus
@@ -68,7 +69,7 @@ def mailbox(app: Flask) -> Iterator[Mailbox]:
     port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_FROM="alerts@tipline.test")
+    update_settings(app, SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_FROM="alerts@tipline.test")
     yield box
     controller.stop()
 
@@ -100,7 +101,7 @@ def hook(app: Flask) -> Iterator[Hook]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     receiver.url = f"http://127.0.0.1:{server.server_port}/tipline"
-    app.config["WEBHOOK_SECRET"] = SECRET
+    update_settings(app, WEBHOOK_SECRET=SECRET)
     yield receiver
     server.shutdown()
     server.server_close()
@@ -215,7 +216,7 @@ def test_a_failing_webhook_is_retried_later_with_backoff(
 
 
 def test_it_gives_up_after_the_last_attempt(app: Flask, session: Session, hook: Hook) -> None:
-    app.config["ALERT_MAX_ATTEMPTS"] = 2
+    update_settings(app, ALERT_MAX_ATTEMPTS=2)
     channels(session, "NY", webhooks=(hook.url,))
     factories.tip(session, priority=1, received_at=NOW)
     session.commit()
@@ -256,7 +257,7 @@ def test_opening_the_tip_stops_its_alerts(
 def test_an_unreachable_mail_server_or_missing_secret_is_a_retried_failure(
     app: Flask, session: Session
 ) -> None:
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=free_port(), WEBHOOK_SECRET=None)
+    update_settings(app, SMTP_HOST="127.0.0.1", SMTP_PORT=free_port(), WEBHOOK_SECRET=None)
     channels(session, "NY", emails=("desk@example.gov",), webhooks=("https://hooks.example.org/x",))
     factories.tip(session, priority=1, received_at=NOW)
     session.commit()
@@ -343,7 +344,7 @@ def test_the_inline_dispatcher_runs_only_when_asked(
     channels(session, "NY", emails=("desk@example.gov",))
     factories.tip(session, priority=1, received_at=utcnow())
     session.commit()
-    config = dict(SMTP_HOST="127.0.0.1", SMTP_PORT=app.config["SMTP_PORT"])
+    config = dict(SMTP_HOST="127.0.0.1", SMTP_PORT=get_settings(app).smtp_port)
     quiet = make_test_app(_migrated, tmp_path / "quiet", **config)
     quiet.test_client().get("/staff/signin")
     time.sleep(0.5)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from tests import factories
 from tests.triage.conftest import audit_events, reread
 from tipline.accounts.models import Role
+from tipline.config import update_settings
 from tipline.db import utcnow
 from tipline.intake.models import Tip
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(autouse=True)
 def quick_refresh(app: Flask) -> None:
     """Refresh the queue every 2 s so the test sees a new tip arrive without waiting 30."""
-    app.config["QUEUE_REFRESH_SECONDS"] = 2
+    update_settings(app, QUEUE_REFRESH_SECONDS=2)
 
 
 def test_sign_in_see_an_urgent_tip_arrive_acknowledge_and_close(

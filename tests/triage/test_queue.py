@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from tests import factories
 from tests.triage.conftest import NOW, Staff
 from tipline.accounts.models import User
+from tipline.config import update_settings
 from tipline.intake.models import Tip
 from tipline.triage import queue as q
 
@@ -244,7 +245,7 @@ def test_the_page_shows_age_place_indicators_assignee_and_deadlines(
     assert "MINOR, fearful" in html
     assert helper.email in html
 
-    app.config["OVERDUE_URGENT_MINUTES"] = 5
+    update_settings(app, OVERDUE_URGENT_MINUTES=5)
     html = client.get("/staff/").get_data(as_text=True)
     rows = dict(zip(page_ids(html), re.findall(r"<tr class=\"([^\"]*)\">", html), strict=True))
     assert rows[fresh_urgent.id] == "urgent overdue"

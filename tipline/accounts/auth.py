@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, ParamSpec, TypeVar
 from urllib.parse import urlsplit
@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 
 from tipline.accounts.audit import record
 from tipline.accounts.models import Role, User
+from tipline.config import get_settings
 from tipline.db import db, utcnow
 
 P = ParamSpec("P")
@@ -45,15 +46,6 @@ def clock() -> datetime:
 def current_user() -> User | None:
     """The signed-in, second-factor-complete, active staff user of this request, or None."""
     return g.get("staff_user")
-
-
-def can_see(user: User | None, jurisdiction_codes: Iterable[str | None]) -> bool:
-    """True when `user` works for any of these jurisdictions (national sees everything)."""
-    if user is None:
-        return False
-    if user.is_national:
-        return True
-    return not user.jurisdiction_codes().isdisjoint(c for c in jurisdiction_codes if c)
 
 
 def staff_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
@@ -144,7 +136,7 @@ def load_user() -> None:
         return
     now = clock()
     user = db.session.get(User, data.get("uid"))
-    idle = timedelta(minutes=float(current_app.config["SESSION_IDLE_MINUTES"]))
+    idle = timedelta(minutes=get_settings().session_idle_minutes)
     seen = datetime.fromtimestamp(float(data.get("seen", 0)), UTC)
     if now - seen > idle:
         session.clear()

@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from typing import IO
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from tipline.accounts import audit, services
-from tipline.accounts.jurisdictions import UnknownJurisdiction
 from tipline.accounts.models import Role, User
+from tipline.config import get_settings
 from tipline.db import db, utcnow
+from tipline.locations.regions import UnknownJurisdiction
 
 CSV_FIELDS = ["id", "at", "actor", "actor_id", "action", "target", "outcome", "detail"]
 
@@ -175,7 +175,7 @@ def _user(email: str) -> User:
 
 def _echo_setup_link(token: str) -> None:
     click.echo("one-time set-up link (send it to them privately; it is not stored):")
-    click.echo(services.setup_url(current_app.config["PUBLIC_URL"], token))
+    click.echo(services.setup_url(get_settings().public_url, token))
 
 
 @click.group("audit")

@@ -10,8 +10,7 @@ from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.db import Base, intpk, utcnow
-
-NATIONAL = "national"
+from tipline.locations.regions import NATIONAL
 
 
 class Role(enum.StrEnum):

@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tipline.accounts import jurisdictions, passwords, totp
+from tipline.accounts import passwords, totp
 from tipline.accounts.audit import record
 from tipline.accounts.models import Role, User, UserJurisdiction
 from tipline.accounts.throttle import Throttle
+from tipline.config import Settings
+from tipline.locations import regions
 
 SETUP_VALID = timedelta(hours=72)
 SETUP_PATH = "/staff/setup/"
@@ -76,13 +78,13 @@ class Limits:
     client_window: timedelta = timedelta(minutes=10)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Limits:
-        """Read SIGNIN_* settings, falling back to the defaults above."""
+    def from_settings(cls, settings: Settings) -> Limits:
+        """The TIPLINE_SIGNIN_* settings."""
         return cls(
-            account_failures=int(config.get("SIGNIN_MAX_FAILURES", 5)),
-            account_lock=timedelta(minutes=float(config.get("SIGNIN_LOCK_MINUTES", 15))),
-            client_failures=int(config.get("SIGNIN_CLIENT_MAX_FAILURES", 20)),
-            client_window=timedelta(minutes=float(config.get("SIGNIN_CLIENT_WINDOW_MINUTES", 10))),
+            account_failures=settings.signin_max_failures,
+            account_lock=timedelta(minutes=settings.signin_lock_minutes),
+            client_failures=settings.signin_client_max_failures,
+            client_window=timedelta(minutes=settings.signin_client_window_minutes),
         )
 
 
@@ -138,7 +140,7 @@ def create_user(
 ) -> tuple[User, str]:
     """A new account waiting for set-up, and the one-time set-up token (shown once)."""
     cleaned = normalize_email(email)
-    codes = jurisdictions.normalize(jurisdiction_codes)
+    codes = regions.normalize(jurisdiction_codes)
     if find_user(session, cleaned) is not None:
         raise UserExists(f"a staff user with email {cleaned} exists already")
     user = User(
@@ -207,7 +209,7 @@ def change_user(
     if role is not None:
         user.role = Role(role)
     if jurisdiction_codes is not None:
-        codes = jurisdictions.normalize(jurisdiction_codes)
+        codes = regions.normalize(jurisdiction_codes)
         # Replace the collection whole: the delete-orphan cascade removes the old rows first.
         user.jurisdictions = []
         session.flush()

@@ -31,6 +31,7 @@ from tipline.accounts.auth import (
 from tipline.accounts.forms import AuditFilterForm, CodeForm, SetupForm, SignInForm
 from tipline.accounts.models import Role, User
 from tipline.accounts.throttle import Throttle
+from tipline.config import get_settings
 from tipline.db import db
 
 bp = Blueprint("accounts", __name__)
@@ -45,7 +46,7 @@ def _throttle() -> Throttle:
 
 
 def _limits() -> services.Limits:
-    return services.Limits.from_config(current_app.config)
+    return services.Limits.from_settings(get_settings())
 
 
 def _client() -> str:

@@ -9,30 +9,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Limit:
-    """At most `count` tips per `seconds`; a count of 0 switches the limit off."""
-
-    count: int
-    seconds: float
-
-    @classmethod
-    def parse(cls, value: object) -> Limit:
-        """Read "10/600" (10 per 10 minutes); 0 or "0" disables."""
-        text = str(value).strip()
-        if text in ("0", "", "None", "off"):
-            return cls(0, 0)
-        count, _, seconds = text.partition("/")
-        try:
-            limit = cls(int(count), float(seconds))
-        except ValueError:
-            raise ValueError(f"a tip limit looks like 10/600, not {value!r}") from None
-        if limit.count < 0 or limit.seconds <= 0:
-            raise ValueError(f"a tip limit looks like 10/600, not {value!r}")
-        return limit
+from tipline.config import Rate
 
 
 class RateLimiter:
@@ -42,7 +20,7 @@ class RateLimiter:
     tip to an address even if memory were dumped after a restart.
     """
 
-    def __init__(self, per_client: Limit, per_placement: Limit) -> None:
+    def __init__(self, per_client: Rate, per_placement: Rate) -> None:
         self.per_client = per_client
         self.per_placement = per_placement
         self._salt = secrets.token_bytes(16)
@@ -75,7 +53,7 @@ class RateLimiter:
                 self._hits.setdefault(key, deque()).append(now)
         return True
 
-    def _window(self, key: str, limit: Limit, now: float) -> deque[float]:
+    def _window(self, key: str, limit: Rate, now: float) -> deque[float]:
         hits = self._hits.get(key, deque())
         while hits and hits[0] <= now - limit.seconds:
             hits.popleft()

@@ -23,9 +23,9 @@ from tipline.intake.models import (
 )
 from tipline.locations.codes import ALPHABET
 from tipline.locations.models import Placement, Train, Trip, TripStop
+from tipline.locations.regions import NATIONAL
 from tipline.locations.schedule import TrainPosition, train_position
 
-NATIONAL = "national"
 MAX_DETAILS = 4000
 MAX_PEOPLE = 200
 # Longest accepted value of each free-text answer (the columns' sizes; details by the product).

@@ -32,11 +32,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as BaseResponse
 
 from tipline import security
+from tipline.config import get_settings
 from tipline.db import Database, db, utcnow
 from tipline.intake import tokens
 from tipline.intake.forms import TipForm, honeypot_filled
 from tipline.intake.i18n import LANGUAGES, catalog, choose
-from tipline.intake.limits import Limit, RateLimiter
+from tipline.intake.limits import RateLimiter
 from tipline.intake.lookup import Poster, PosterCache
 from tipline.intake.models import INDICATOR_GROUPS
 from tipline.intake.scans import ScanCounter
@@ -63,13 +64,11 @@ POSTERS = "tipline.intake.posters"
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     app = cast(Flask, state.app)
-    app.extensions[SCANS] = ScanCounter(
-        Database.engine(app), float(app.config.get("SCAN_FLUSH_SECONDS", 10))
-    )
-    app.extensions[POSTERS] = PosterCache(float(app.config.get("POSTER_CACHE_SECONDS", 30)))
+    settings = get_settings(app)
+    app.extensions[SCANS] = ScanCounter(Database.engine(app), settings.scan_flush_seconds)
+    app.extensions[POSTERS] = PosterCache(settings.poster_cache_seconds)
     app.extensions[LIMITS] = RateLimiter(
-        Limit.parse(app.config.get("TIP_LIMIT_PER_CLIENT", "10/600")),
-        Limit.parse(app.config.get("TIP_LIMIT_PER_PLACEMENT", "30/600")),
+        settings.tip_limit_per_client, settings.tip_limit_per_placement
     )
 
 
@@ -216,7 +215,7 @@ def _page(template: str, *, lang: str, status: int = 200, **context: Any) -> Res
         lang=lang,
         status=status,
         languages=[(code, catalog(code)["lang_name"]) for code in LANGUAGES],
-        domain=urlsplit(current_app.config["PUBLIC_URL"]).hostname or "",
+        domain=urlsplit(get_settings().public_url).hostname or "",
         quick_exit_url=QUICK_EXIT_URL,
         quick_exit_js=Markup(QUICK_EXIT_JS),  # noqa: S704  (a constant of ours, hashed above)
         **context,

@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from tipline.config import get_settings
 from tipline.db import session_scope, utcnow
 from tipline.locations import codes
 from tipline.locations.gtfs import FeedError, import_feed
@@ -256,7 +257,7 @@ def placements_add(
             train = find_train(session, train_ref) if train_ref else None
             pl = add_placement(session, station=station, train=train, spot=spot, lang=lang, now=now)
             click.echo(f"{codes.display(pl.code)}  {where(pl)} · {pl.spot} · {pl.lang}")
-            click.echo(f"  {qr_url(app.config['PUBLIC_URL'], pl.code)}")
+            click.echo(f"  {qr_url(get_settings(app).public_url, pl.code)}")
     except _USER_ERRORS as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -276,7 +277,7 @@ def placements_list(station_ref: str | None, train_ref: str | None, as_json: boo
             found = list_placements(session, station=station, train=train)
     except _USER_ERRORS as exc:
         raise click.ClickException(str(exc)) from exc
-    public_url = app.config["PUBLIC_URL"]
+    public_url = get_settings(app).public_url
     if as_json:
         _echo_json([_placement_json(pl, public_url) for pl in found])
         return

@@ -7,78 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-US_STATES = {
-    "Alabama": "AL",
-    "Alaska": "AK",
-    "Arizona": "AZ",
-    "Arkansas": "AR",
-    "California": "CA",
-    "Colorado": "CO",
-    "Connecticut": "CT",
-    "Delaware": "DE",
-    "District of Columbia": "DC",
-    "Florida": "FL",
-    "Georgia": "GA",
-    "Hawaii": "HI",
-    "Idaho": "ID",
-    "Illinois": "IL",
-    "Indiana": "IN",
-    "Iowa": "IA",
-    "Kansas": "KS",
-    "Kentucky": "KY",
-    "Louisiana": "LA",
-    "Maine": "ME",
-    "Maryland": "MD",
-    "Massachusetts": "MA",
-    "Michigan": "MI",
-    "Minnesota": "MN",
-    "Mississippi": "MS",
-    "Missouri": "MO",
-    "Montana": "MT",
-    "Nebraska": "NE",
-    "Nevada": "NV",
-    "New Hampshire": "NH",
-    "New Jersey": "NJ",
-    "New Mexico": "NM",
-    "New York": "NY",
-    "North Carolina": "NC",
-    "North Dakota": "ND",
-    "Ohio": "OH",
-    "Oklahoma": "OK",
-    "Oregon": "OR",
-    "Pennsylvania": "PA",
-    "Rhode Island": "RI",
-    "South Carolina": "SC",
-    "South Dakota": "SD",
-    "Tennessee": "TN",
-    "Texas": "TX",
-    "Utah": "UT",
-    "Vermont": "VT",
-    "Virginia": "VA",
-    "Washington": "WA",
-    "West Virginia": "WV",
-    "Wisconsin": "WI",
-    "Wyoming": "WY",
-}
-
-CA_PROVINCES = {
-    "Alberta": "AB",
-    "British Columbia": "BC",
-    "Manitoba": "MB",
-    "New Brunswick": "NB",
-    "Newfoundland and Labrador": "NL",
-    "Northwest Territories": "NT",
-    "Nova Scotia": "NS",
-    "Nunavut": "NU",
-    "Ontario": "ON",
-    "Prince Edward Island": "PE",
-    "Quebec": "QC",
-    "Saskatchewan": "SK",
-    "Yukon": "YT",
-}
+from tipline.locations import regions
 
 # GeoNames files US territories as countries of their own; their USPS code is that country code.
-US_TERRITORIES = frozenset({"PR", "VI", "GU", "AS", "MP"})
+US_TERRITORIES = frozenset(
+    r.code
+    for r in regions.REGIONS.values()
+    if r.country is regions.Country.US and r.kind is regions.Kind.TERRITORY
+)
 
 # The nearest place of 1,000+ people can lie across a provincial border in the sparse north
 # (Churchill, Manitoba is nearest to Arviat, Nunavut; McBride, BC to Grande Cache, Alberta). A
@@ -140,11 +76,7 @@ def region_code(country_code: str, state_name: str | None) -> str | None:
     """The USPS or Canada Post code for a GeoNames state name, else None."""
     if country_code in US_TERRITORIES:
         return country_code
-    if country_code == "US":
-        return US_STATES.get(state_name or "")
-    if country_code == "CA":
-        return CA_PROVINCES.get(state_name or "")
-    return None
+    return regions.code_for_name(country_code, state_name)
 
 
 def locate(
@@ -158,7 +90,7 @@ def locate(
     import reverse_geocode  # lazily: it loads scipy, 0.7 s on every CLI start otherwise
 
     found = reverse_geocode.search(list(points))
-    regions = []
+    located = []
     for (lat, lon), zone, hit in zip(points, zones, found, strict=True):
         region = _region(lat, lon, hit)
         allowed = CA_ZONE_PROVINCES.get(zone or "")
@@ -166,8 +98,8 @@ def locate(
         # and Canadian stops US zones, so a zone says nothing about which country a stop is in.
         if allowed and region.country == "CA" and region.state not in allowed:
             region = _nearest_allowed(lat, lon, allowed, region)
-        regions.append(region)
-    return regions
+        located.append(region)
+    return located
 
 
 def _region(lat: float, lon: float, hit: dict[str, Any]) -> Region:

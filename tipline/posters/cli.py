@@ -7,9 +7,9 @@ import tempfile
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
+from tipline.config import get_settings
 from tipline.db import db
 from tipline.posters.layouts import LayoutError, UnknownLayout, configured_dir, get_layout
 from tipline.posters.render import render_posters
@@ -61,7 +61,7 @@ def posters(
     if sum([placement is not None, station is not None, train is not None, all_]) != 1:
         raise click.UsageError("choose exactly one of --placement, --station, --train, --all")
     try:
-        layout = get_layout(size, configured_dir(current_app.config))
+        layout = get_layout(size, configured_dir(get_settings()))
     except UnknownLayout as exc:
         raise click.BadParameter(str(exc), param_hint="--size") from exc
     except LayoutError as exc:
@@ -69,7 +69,7 @@ def posters(
     try:
         items = select_items(
             db.session,
-            public_url=current_app.config["PUBLIC_URL"],
+            public_url=get_settings().public_url,
             placement=placement,
             station=station,
             train=train,

@@ -19,14 +19,14 @@ never flagged. Only counts are read: nothing about who scanned exists to read.
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from tipline.config import Settings
 from tipline.locations.models import Placement, ScanCount
 
 
@@ -35,16 +35,6 @@ class Flag(enum.StrEnum):
 
     SILENT = "silent"
     SPIKING = "spiking"
-
-
-# Setting name (app.config, or TIPLINE_<name> in the environment) -> HealthRules field, default.
-SETTINGS: dict[str, tuple[str, float]] = {
-    "SCAN_SILENT_DAYS": ("silent_days", 2),
-    "SCAN_BASELINE_DAYS": ("baseline_days", 14),
-    "SCAN_SILENT_MIN_AVERAGE": ("silent_min_average", 3.0),
-    "SCAN_SPIKE_FACTOR": ("spike_factor", 5.0),
-    "SCAN_SPIKE_MIN": ("spike_min", 10),
-}
 
 
 class InvalidRules(ValueError):
@@ -72,16 +62,15 @@ class HealthRules:
                 raise InvalidRules(f"{name} must be a number above 0, not {value!r}")
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> HealthRules:
-        """The rules from settings (SCAN_SILENT_DAYS...), defaults where a setting is absent."""
-        values: dict[str, Any] = {}
-        for setting, (field, default) in SETTINGS.items():
-            raw = config.get(setting, default)
-            try:
-                values[field] = int(raw) if isinstance(default, int) else float(raw)
-            except (TypeError, ValueError) as exc:
-                raise InvalidRules(f"{setting} must be a number, not {raw!r}") from exc
-        return cls(**values)
+    def from_settings(cls, settings: Settings) -> HealthRules:
+        """The rules from the TIPLINE_SCAN_* settings."""
+        return cls(
+            silent_days=settings.scan_silent_days,
+            baseline_days=settings.scan_baseline_days,
+            silent_min_average=settings.scan_silent_min_average,
+            spike_factor=settings.scan_spike_factor,
+            spike_min=settings.scan_spike_min,
+        )
 
     @property
     def window_days(self) -> int:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from tipline.config import Settings
 from tipline.resources import resource_dir
 
 CMYK = tuple[float, float, float, float]
@@ -108,10 +109,9 @@ def posters_dir() -> Path:
     return resource_dir("posters")
 
 
-def configured_dir(config: Mapping[str, Any]) -> Path:
-    """The posters folder a deployment chose (POSTERS_DIR), else the shipped one."""
-    folder = config.get("POSTERS_DIR")
-    return Path(folder) if folder else posters_dir()
+def configured_dir(settings: Settings) -> Path:
+    """The posters folder a deployment chose (TIPLINE_POSTERS_DIR), else the shipped one."""
+    return Path(settings.posters_dir) if settings.posters_dir else posters_dir()
 
 
 def layout_names(folder: Path | None = None) -> list[str]:

@@ -7,7 +7,6 @@ import re
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -20,6 +19,7 @@ from wtforms import SelectChoice
 from tipline.accounts import audit
 from tipline.accounts.auth import clock, current_user, staff_required
 from tipline.accounts.models import Role
+from tipline.config import get_settings
 from tipline.db import db
 from tipline.locations import services as locations
 from tipline.locations.codes import display
@@ -57,12 +57,12 @@ def _names() -> dict[str, object]:
 def _sizes() -> list[str]:
     """The layouts, the usual sizes first in the order a desk reaches for them."""
     known = list(SIZE_NAMES)
-    names = layout_names(configured_dir(current_app.config))
+    names = layout_names(configured_dir(get_settings()))
     return sorted(names, key=lambda n: (known.index(n) if n in known else len(known), n))
 
 
 def _rules() -> health.HealthRules:
-    return health.HealthRules.from_config(current_app.config)
+    return health.HealthRules.from_settings(get_settings())
 
 
 def _placement_or_404(code: str) -> Placement:
@@ -164,7 +164,7 @@ def placement_page(code: str) -> str:
         group_ref=group_ref,
         sizes=_sizes(),
         rules=rules,
-        url=locations.qr_url(current_app.config["PUBLIC_URL"], pl.code),
+        url=locations.qr_url(get_settings().public_url, pl.code),
         series=health.daily_scans(db.session, pl.id, now=now, days=days),
         health=health.assess(db.session, now=now, rules=rules, placement_ids=[pl.id])[pl.id],
     )
@@ -204,7 +204,7 @@ def retire_placement(code: str) -> Response | str:
 def posters_file() -> Response | tuple[str, int]:
     """A placement's, a station's or a train's posters as one PDF (or a zip): the CLI's output."""
     form = PrintForm(request.args)
-    folder = configured_dir(current_app.config)
+    folder = configured_dir(get_settings())
     form.size.choices = [SelectChoice(name) for name in _sizes()]
     chosen = form.chosen()
     if not form.validate() or chosen is None:
@@ -216,7 +216,7 @@ def posters_file() -> Response | tuple[str, int]:
         layout = get_layout(form.size.data, folder)
         items = select_items(
             db.session,
-            public_url=current_app.config["PUBLIC_URL"],
+            public_url=get_settings().public_url,
             placement=ref if kind == "placement" else None,
             station=ref if kind == "station" else None,
             train=ref if kind == "train" else None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from tipline.config import get_settings
+
 
 def init_app(app: Flask) -> None:
     """Start the urgent-tip alert dispatcher with this process's first request, unless off."""
@@ -20,7 +22,5 @@ def init_app(app: Flask) -> None:
 
 def inline_alerts_wanted(app: Flask) -> bool:
     """TIPLINE_ALERTS_INLINE: default on, except in tests unless they set it."""
-    setting = app.config.get("ALERTS_INLINE")
-    if setting is None:
-        return not app.testing
-    return bool(setting)
+    setting = get_settings(app).alerts_inline
+    return not app.testing if setting is None else setting

@@ -21,7 +21,7 @@ import ssl
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -35,10 +35,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tipline.accounts import audit
-from tipline.accounts.jurisdictions import UnknownJurisdiction, normalize
-from tipline.accounts.models import NATIONAL
+from tipline.config import Settings, get_settings
 from tipline.db import UTCDateTime, session_scope, utcnow
 from tipline.intake.models import Priority, Tip, TipJurisdiction
+from tipline.locations.regions import NATIONAL, UnknownJurisdiction, normalize
 from tipline.triage.models import Alert, AlertStatus, ChannelKind, OnCallChannel
 from tipline.triage.queue import place_label, station_timezones
 
@@ -71,20 +71,20 @@ class AlertSettings:
     timeout: float = 10.0
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> AlertSettings:
-        """Settings from app.config (TIPLINE_SMTP_*, TIPLINE_WEBHOOK_SECRET, TIPLINE_ALERT_*)."""
+    def from_settings(cls, settings: Settings) -> AlertSettings:
+        """TIPLINE_SMTP_*, TIPLINE_WEBHOOK_SECRET and TIPLINE_ALERT_*."""
         return cls(
-            public_url=str(config["PUBLIC_URL"]).rstrip("/"),
-            smtp_host=config.get("SMTP_HOST") or None,
-            smtp_port=int(config.get("SMTP_PORT") or 25),
-            smtp_user=config.get("SMTP_USER") or None,
-            smtp_password=config.get("SMTP_PASSWORD") or None,
-            smtp_from=str(config.get("SMTP_FROM") or "tipline@localhost"),
-            smtp_starttls=bool(config.get("SMTP_STARTTLS")),
-            webhook_secret=config.get("WEBHOOK_SECRET") or None,
-            window=timedelta(hours=float(config.get("ALERT_WINDOW_HOURS", 24))),
-            retry_seconds=float(config.get("ALERT_RETRY_SECONDS", 30)),
-            max_attempts=int(config.get("ALERT_MAX_ATTEMPTS", 10)),
+            public_url=settings.public_url,
+            smtp_host=settings.smtp_host,
+            smtp_port=settings.smtp_port,
+            smtp_user=settings.smtp_user,
+            smtp_password=settings.smtp_password,
+            smtp_from=settings.smtp_from,
+            smtp_starttls=settings.smtp_starttls,
+            webhook_secret=settings.webhook_secret,
+            window=timedelta(hours=settings.alert_window_hours),
+            retry_seconds=settings.alert_retry_seconds,
+            max_attempts=settings.alert_max_attempts,
         )
 
 
@@ -255,7 +255,7 @@ def record_outcome(
 def dispatch_once(app: Flask, *, now: datetime | None = None) -> DispatchReport:
     """One pass: plan, claim, send, record; each step commits on its own. `now` fixes the
     clock (tests); by default each step reads the real one."""
-    settings = AlertSettings.from_config(app.config)
+    settings = AlertSettings.from_settings(get_settings(app))
     report = DispatchReport()
 
     def clock() -> datetime:
@@ -519,7 +519,7 @@ def start_inline_dispatcher(app: Flask) -> bool:
         if id(app) in _running:
             return False
         stop = _running[id(app)] = threading.Event()
-    poll = float(app.config.get("ALERT_POLL_SECONDS", 2))
+    poll = get_settings(app).alert_poll_seconds
     thread = threading.Thread(
         target=_run_until, args=(app, poll, stop), name="tipline-alerts", daemon=True
     )

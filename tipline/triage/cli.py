@@ -10,8 +10,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from tipline.accounts.jurisdictions import normalize
+from tipline.config import get_settings
 from tipline.db import session_scope, utcnow
+from tipline.locations.regions import normalize
 from tipline.triage.alerts import InvalidChannel, dispatch_once, list_channels, set_channels
 from tipline.triage.services import purge_closed
 
@@ -53,11 +54,11 @@ def oncall_set(jurisdiction: str, emails: tuple[str, ...], webhooks: tuple[str, 
     click.echo(f"{normalize([jurisdiction])[0]}: {len(channels)} channel(s), {removed} removed")
     for line in lines:
         click.echo(line)
-    if webhooks and not app.config.get("WEBHOOK_SECRET"):
+    if webhooks and not get_settings(app).webhook_secret:
         click.echo(
             "warning: TIPLINE_WEBHOOK_SECRET is not set; webhooks will not be sent", err=True
         )
-    if emails and not app.config.get("SMTP_HOST"):
+    if emails and not get_settings(app).smtp_host:
         click.echo("warning: TIPLINE_SMTP_HOST is not set; emails will not be sent", err=True)
 
 
@@ -88,7 +89,7 @@ def alerts_run(once: bool) -> None:
     web workers do not also poll; several workers may run, each alert goes out once.
     """
     app = _app()
-    poll = float(app.config.get("ALERT_POLL_SECONDS", 2))
+    poll = get_settings(app).alert_poll_seconds
     while True:
         report = dispatch_once(app)
         if once or report.planned or report.sent or report.failed:
@@ -117,7 +118,7 @@ _DURATION = re.compile(r"(\d+)d?")
 def purge(older_than: str | None, dry_run: bool) -> None:
     """Delete closed tips past retention, with their notes, timeline and alerts (audited)."""
     app = _app()
-    days = int(app.config["RETENTION_DAYS"])
+    days = get_settings(app).retention_days
     if older_than is not None:
         match = _DURATION.fullmatch(older_than.strip().lower())
         if match is None:

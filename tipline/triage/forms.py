@@ -17,9 +17,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from tipline.accounts.jurisdictions import KNOWN
 from tipline.accounts.models import User
 from tipline.intake.models import Indicator, Priority, TipStatus
+from tipline.locations.regions import REGIONS
 from tipline.triage.models import Resolution
 from tipline.triage.queue import ALL, OPEN, QueueFilter, short_indicator
 from tipline.triage.services import MAX_ID, NOTE_MAX, REASON_MAX
@@ -68,7 +68,7 @@ class QueueFilterForm(FlaskForm):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        codes = sorted(KNOWN) if user.is_national else sorted(user.jurisdiction_codes())
+        codes = sorted(REGIONS) if user.is_national else sorted(user.jurisdiction_codes())
         self.jurisdiction.choices = [SelectChoice("", "All of mine"), *map(SelectChoice, codes)]
 
     def to_filter(self) -> QueueFilter:

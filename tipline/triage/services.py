@@ -11,9 +11,10 @@ from sqlalchemy import delete, func, select, true, update
 from sqlalchemy.orm import Session, selectinload
 
 from tipline.accounts import audit
-from tipline.accounts.auth import can_see
-from tipline.accounts.models import NATIONAL, Role, User, UserJurisdiction
+from tipline.accounts.access import can_see
+from tipline.accounts.models import Role, User, UserJurisdiction
 from tipline.intake.models import Priority, Tip, TipStatus
+from tipline.locations.regions import NATIONAL
 from tipline.triage.models import Alert, AlertStatus, EventKind, Resolution, TipEvent
 from tipline.triage.queue import visible
 

@@ -14,7 +14,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     make_response,
     redirect,
@@ -31,6 +30,7 @@ from wtforms import SelectChoice
 from tipline.accounts import audit
 from tipline.accounts.auth import clock, current_user, refuse, staff_required
 from tipline.accounts.models import Role, User
+from tipline.config import get_settings
 from tipline.db import db
 from tipline.intake.i18n import catalog
 from tipline.intake.models import Priority, Tip, TipStatus
@@ -52,7 +52,6 @@ from tipline.triage.models import Resolution
 bp = Blueprint("triage", __name__)
 
 # The default queue reloads itself so a new urgent tip shows up with no one touching it.
-REFRESH_SECONDS = 30  # TIPLINE_QUEUE_REFRESH_SECONDS
 
 
 def _user() -> User:
@@ -232,7 +231,7 @@ def export(fmt: str) -> Response:
 
 
 def _refresh_seconds() -> int:
-    return int(current_app.config.get("QUEUE_REFRESH_SECONDS", REFRESH_SECONDS))
+    return get_settings().queue_refresh_seconds
 
 
 def _visible_tip(user: User, tip_id: int) -> Tip:
@@ -316,9 +315,9 @@ def _indicator_label(key: str) -> str:
 
 def _display(now: datetime) -> dict[str, Any]:
     """What every triage template uses to show time, place and deadlines."""
-    config = current_app.config
-    urgent_minutes = float(config["OVERDUE_URGENT_MINUTES"])
-    other_hours = float(config["OVERDUE_OTHER_HOURS"])
+    settings = get_settings()
+    urgent_minutes = settings.overdue_urgent_minutes
+    other_hours = settings.overdue_other_hours
     return {
         "now": now,
         "age": lambda t: q.age(t, now),

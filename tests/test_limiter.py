@@ -1,0 +1,68 @@
+"""The shared limiter: exact counts in memory and in Redis, no address in any key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from tipline.config import Rate
+from tipline.limiter import Limiter
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limiter(request: pytest.FixtureRequest) -> Iterator[Limiter]:
+    if request.param == "memory":
+        yield Limiter()
+        return
+    url = request.getfixturevalue("redis_url")
+    prefix = request.getfixturevalue("redis_prefix")
+    yield Limiter(url, prefix=prefix)
+    conn = redis.Redis.from_url(url)
+    for key in conn.scan_iter(f"*{prefix}*"):
+        conn.delete(key)
+
+
+def test_exactly_the_rate_is_allowed(limiter: Limiter) -> None:
+    rate = Rate(3, 60)
+    verdicts = [limiter.hit(rate, "tip", "client-a") for _ in range(5)]
+    assert [v.allowed for v in verdicts] == [True, True, True, False, False]
+    assert 0 < verdicts[-1].retry_after <= 60
+    assert limiter.hit(rate, "tip", "client-b").allowed  # another key has its own count
+
+
+def test_peek_does_not_count_and_clear_forgets(limiter: Limiter) -> None:
+    rate = Rate(1, 60)
+    assert limiter.peek(rate, "k").allowed
+    assert limiter.hit(rate, "k").allowed
+    assert not limiter.peek(rate, "k").allowed
+    limiter.clear(rate, "k")
+    assert limiter.hit(rate, "k").allowed
+
+
+def test_an_off_rate_always_allows(limiter: Limiter) -> None:
+    assert all(limiter.hit(Rate(0, 0), "k").allowed for _ in range(50))
+
+
+def test_two_limiters_on_one_redis_share_counts_and_fingerprints(
+    redis_url: str, redis_prefix: str
+) -> None:
+    # Two gunicorn workers: each has its own Limiter object, both see one count.
+    first, second = Limiter(redis_url, prefix=redis_prefix), Limiter(redis_url, prefix=redis_prefix)
+    assert first.fingerprint("203.0.113.9") == second.fingerprint("203.0.113.9")
+    rate = Rate(2, 60)
+    key = first.fingerprint("203.0.113.9")
+    assert first.hit(rate, key).allowed
+    assert second.hit(rate, key).allowed
+    assert not first.hit(rate, key).allowed
+    conn = redis.Redis.from_url(redis_url)
+    keys = [k.decode() for k in conn.scan_iter(f"*{redis_prefix}*")]
+    assert keys and not any("203.0.113.9" in k for k in keys)
+    for k in keys:
+        conn.delete(k)
+
+
+def test_memory_fingerprints_are_private_to_the_process() -> None:
+    assert Limiter().fingerprint("203.0.113.9") != Limiter().fingerprint("203.0.113.9")
+    assert "203.0.113.9" not in Limiter().fingerprint("203.0.113.9")

@@ -1,0 +1,157 @@
+"""One limiter for tips, sign-in and receipt look-ups, built on the `limits` package.
+
+Counters live in Redis when TIPLINE_REDIS_URL is set, so every gunicorn worker and every machine
+shares them; otherwise in this process's memory, which is exact for one process but lets each
+worker of a multi-worker server count on its own.
+
+Privacy (PRODUCT.md §6): a client address or an email never reaches a counter's key. Callers
+pass `fingerprint(value)`, a keyed hash whose salt is random, lives only in memory or Redis (which
+keeps nothing on disk in our deployments), and is replaced every SALT_SECONDS, after which no one
+can tell which address a stale key stood for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
+
+from tipline.config import Rate
+
+log = logging.getLogger(__name__)
+LIMITER = "tipline.limiter"
+
+# The salt outlives any window we count in (the longest is an hour), so counters stay exact
+# within a day; at each change every counter starts again from zero.
+SALT_SECONDS = 24 * 3600
+
+
+class LimiterUnavailable(RuntimeError):
+    """The shared storage could not be reached."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to one hit: allowed or not, and when the next one would be."""
+
+    allowed: bool
+    retry_after: float = 0.0  # seconds until the window frees a slot (0 when allowed)
+
+
+class Limiter:
+    """Sliding-window counters keyed by plain strings, in Redis or in memory."""
+
+    def __init__(self, redis_url: str | None = None, *, prefix: str = "tipline") -> None:
+        self.shared = bool(redis_url)
+        self.prefix = prefix
+        self._storage: Storage = (
+            storage_from_string(redis_url) if redis_url else MemoryStorage()  # type: ignore[assignment]
+        )
+        self._strategy = SlidingWindowCounterRateLimiter(self._storage)
+        self._lock = threading.Lock()
+        self._salt: bytes = secrets.token_bytes(32)
+        # Shared storage: the first fingerprint fetches the salt every worker uses.
+        self._salt_until = 0.0 if redis_url else time.monotonic() + SALT_SECONDS
+        self._redis: Any = self._storage.get_connection() if redis_url else None  # type: ignore[attr-defined]
+
+    # --- keys -----------------------------------------------------------------------------
+
+    def fingerprint(self, value: str | None) -> str:
+        """A keyed hash of an address or email, meaningless once the salt has changed."""
+        digest = hmac.new(self._current_salt(), (value or "").encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
+
+    def _current_salt(self) -> bytes:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._salt_until:
+                return self._salt
+            if self._redis is None:
+                self._salt = secrets.token_bytes(32)
+                self._salt_until = now + SALT_SECONDS
+                return self._salt
+        # Every worker must hash an address the same way, so the salt is shared through Redis:
+        # the first worker to need one sets it (NX) with an expiry; the others read it.
+        salt, ttl = self._shared_salt()
+        with self._lock:
+            self._salt = salt
+            # Re-read well before it expires so no two workers hash with different salts long.
+            self._salt_until = now + max(1.0, min(ttl, 300.0))
+            return self._salt
+
+    def _shared_salt(self) -> tuple[bytes, float]:
+        key = f"{self.prefix}:limiter:salt"
+        try:
+            self._redis.set(key, secrets.token_hex(32), nx=True, ex=SALT_SECONDS)
+            value, ttl = self._redis.get(key), self._redis.ttl(key)
+        except Exception as exc:  # redis-py raises its own ConnectionError family
+            raise LimiterUnavailable(str(exc)) from None
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        return bytes.fromhex(text), float(ttl if ttl and ttl > 0 else 1)
+
+    # --- counting -------------------------------------------------------------------------
+
+    def _item(self, rate: Rate) -> RateLimitItem:
+        return RateLimitItemPerSecond(
+            rate.count, max(1, round(rate.seconds)), namespace=self.prefix
+        )
+
+    def hit(self, rate: Rate, *key: str) -> Verdict:
+        """Count one event under `key` if `rate` allows it; an off rate always allows."""
+        if rate.off:
+            return Verdict(True)
+        item = self._item(rate)
+        try:
+            if self._strategy.hit(item, *key):
+                return Verdict(True)
+            stats = self._strategy.get_window_stats(item, *key)
+        except LimiterUnavailable:
+            raise
+        except Exception as exc:
+            raise LimiterUnavailable(str(exc)) from None
+        return Verdict(False, max(0.0, stats.reset_time - time.time()))
+
+    def peek(self, rate: Rate, *key: str) -> Verdict:
+        """Whether one more event would be allowed, without counting it."""
+        if rate.off:
+            return Verdict(True)
+        item = self._item(rate)
+        try:
+            if self._strategy.test(item, *key):
+                return Verdict(True)
+            stats = self._strategy.get_window_stats(item, *key)
+        except Exception as exc:
+            raise LimiterUnavailable(str(exc)) from None
+        return Verdict(False, max(0.0, stats.reset_time - time.time()))
+
+    def clear(self, rate: Rate, *key: str) -> None:
+        """Forget the counts under `key` (after a successful sign-in, say)."""
+        if rate.off:
+            return
+        try:
+            self._strategy.clear(self._item(rate), *key)
+        except Exception as exc:
+            raise LimiterUnavailable(str(exc)) from None
+
+    def ping(self) -> bool:
+        """True when the storage answers (always, in memory)."""
+        try:
+            return bool(self._storage.check())
+        except Exception:
+            return False
+
+
+def get_limiter(app: Flask | None = None) -> Limiter:
+    """The app's limiter (the current app's when `app` is None)."""
+    limiter: Limiter = (app if app is not None else current_app).extensions[LIMITER]
+    return limiter
