@@ -1,138 +1,102 @@
-"""States and provinces derived offline from coordinates (GTFS carries no region)."""
+"""States and provinces of stations, by their coordinates within official boundaries (GTFS
+carries no region), checked against each stop's own time zone."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
-from tipline.locations import regions
+from tipline.locations import boundaries, regions
 
-# GeoNames files US territories as countries of their own; their USPS code is that country code.
-US_TERRITORIES = frozenset(
-    r.code
-    for r in regions.REGIONS.values()
-    if r.country is regions.Country.US and r.kind is regions.Kind.TERRITORY
-)
-
-# The nearest place of 1,000+ people can lie across a provincial border in the sparse north
-# (Churchill, Manitoba is nearest to Arviat, Nunavut; McBride, BC to Grande Cache, Alberta). A
-# Canadian stop's own time zone rules such answers out: each zone spans only these provinces.
-CA_ZONE_PROVINCES: dict[str, frozenset[str]] = {
-    zone: frozenset(codes.split())
-    for zone, codes in {
-        "America/St_Johns": "NL",
-        "America/Goose_Bay": "NL",
-        # Operators label New Brunswick stops Atlantic time under Halifax as well as Moncton.
-        "America/Halifax": "NS PE NB",
-        "America/Glace_Bay": "NS",
-        "America/Moncton": "NB",
-        "America/Toronto": "ON QC",
-        "America/Montreal": "QC ON",
-        "America/Nipigon": "ON",
-        "America/Thunder_Bay": "ON",
-        "America/Atikokan": "ON",
-        "America/Blanc-Sablon": "QC",
-        "America/Winnipeg": "MB ON",
-        "America/Rainy_River": "ON MB",
-        "America/Regina": "SK",
-        "America/Swift_Current": "SK",
-        "America/Edmonton": "AB BC SK NT",
-        "America/Vancouver": "BC",
-        "America/Creston": "BC",
-        "America/Dawson_Creek": "BC",
-        "America/Fort_Nelson": "BC",
-        "America/Whitehorse": "YT",
-        "America/Dawson": "YT",
-        "America/Yellowknife": "NT",
-        "America/Inuvik": "NT",
-        "America/Iqaluit": "NU",
-        "America/Rankin_Inlet": "NU",
-        "America/Cambridge_Bay": "NU",
-        "America/Resolute": "NU",
-    }.items()
+# The standard-time UTC offsets (hours) in use somewhere in each region: a stop whose own zone
+# keeps none of them is probably placed in the wrong region (or its zone is wrong). Standard
+# time only, so a zone without daylight saving (Arizona, Saskatchewan) fits its neighbours.
+# fmt: off
+STANDARD_OFFSETS: dict[str, tuple[float, ...]] = {
+    "AL": (-6, -5), "AK": (-9, -10), "AZ": (-7,), "AR": (-6,), "CA": (-8,), "CO": (-7,),
+    "CT": (-5,), "DE": (-5,), "DC": (-5,), "FL": (-5, -6), "GA": (-5,), "HI": (-10,),
+    "ID": (-7, -8), "IL": (-6,), "IN": (-5, -6), "IA": (-6,), "KS": (-6, -7), "KY": (-5, -6),
+    "LA": (-6,), "ME": (-5,), "MD": (-5,), "MA": (-5,), "MI": (-5, -6), "MN": (-6,),
+    "MS": (-6,), "MO": (-6,), "MT": (-7,), "NE": (-6, -7), "NV": (-8, -7), "NH": (-5,),
+    "NJ": (-5,), "NM": (-7,), "NY": (-5,), "NC": (-5,), "ND": (-6, -7), "OH": (-5,),
+    "OK": (-6,), "OR": (-8, -7), "PA": (-5,), "RI": (-5,), "SC": (-5,), "SD": (-6, -7),
+    "TN": (-5, -6), "TX": (-6, -7), "UT": (-7,), "VT": (-5,), "VA": (-5,), "WA": (-8,),
+    "WV": (-5,), "WI": (-6,), "WY": (-7,), "PR": (-4,), "VI": (-4,), "GU": (10,),
+    "AS": (-11,), "MP": (10,),
+    "AB": (-7,), "BC": (-8, -7), "MB": (-6,), "NB": (-4,), "NL": (-3.5, -4), "NS": (-4,),
+    "NT": (-7,), "NU": (-5, -6, -7), "ON": (-5, -6), "PE": (-4,), "QC": (-5, -4),
+    "SK": (-6, -7), "YT": (-7,),
 }
+# fmt: on
 
-# How many nearest places to scan for one in a province the stop's time zone allows.
-_NEIGHBOURS = 400
-
-_EARTH_KM = 6371.0
+# Offsets are those in force in this year's January and July (tzdata applies today's rules to
+# later years).
+_REFERENCE_YEAR = 2026
 
 
 @dataclass(frozen=True)
-class Region:
-    """Where a point lies: state/province code and country (None when not mappable)."""
+class Placed:
+    """Where a stop lies by the boundaries, and what a person may want to confirm."""
 
     state: str | None
     country: str | None
-    place: str  # the nearest known place in that region, to explain the answer
-    distance_km: float  # from the point to that place
-    # The region of the nearest place overall, when the time zone ruled it out.
-    overruled: str | None = None
+    border_km: float | None  # distance to the nearest other region (None: none near)
+    neighbour: str | None  # that region
+    outside_km: float  # 0 inside `state`'s boundary; else how far outside it
+    zone_fits: bool | None  # the stop's time zone is used in `state` (None: no state)
 
-
-def region_code(country_code: str, state_name: str | None) -> str | None:
-    """The USPS or Canada Post code for a GeoNames state name, else None."""
-    if country_code in US_TERRITORIES:
-        return country_code
-    return regions.code_for_name(country_code, state_name)
+    def note(self, timezone: str | None) -> str | None:
+        """Why a person should confirm this answer, a near border aside (None: no reason)."""
+        reasons = []
+        if self.state is None:
+            reasons.append("in no US state or Canadian province")
+        elif self.outside_km > 0:
+            reasons.append(f"outside every boundary, {self.outside_km:.1f} km from {self.state}")
+        if self.zone_fits is False:
+            reasons.append(f"its time zone {timezone} is not used in {self.state}")
+        return "; ".join(reasons) or None
 
 
 def locate(
     points: Sequence[tuple[float, float]], timezones: Sequence[str | None] | None = None
-) -> list[Region]:
-    """The region of each (lat, lon) point, in order, from the offline GeoNames extract."""
-    if not points:
-        return []
+) -> list[Placed]:
+    """The region of each (lat, lon) point, in order, with the checks a person may need."""
     zones = list(timezones) if timezones is not None else [None] * len(points)
-    # One batched query: loading the extract takes about half a second, the lookups nothing.
-    import reverse_geocode  # lazily: it loads scipy, 0.7 s on every CLI start otherwise
-
-    found = reverse_geocode.search(list(points))
-    located = []
-    for (lat, lon), zone, hit in zip(points, zones, found, strict=True):
-        region = _region(lat, lon, hit)
-        allowed = CA_ZONE_PROVINCES.get(zone or "")
-        # Only a Canadian answer is checked: cross-border operators give US stops Canadian zones
-        # and Canadian stops US zones, so a zone says nothing about which country a stop is in.
-        if allowed and region.country == "CA" and region.state not in allowed:
-            region = _nearest_allowed(lat, lon, allowed, region)
-        located.append(region)
-    return located
-
-
-def _region(lat: float, lon: float, hit: dict[str, Any]) -> Region:
-    """A Region from one GeoNames place."""
-    country = hit.get("country_code") or None
-    state = region_code(country or "", hit.get("state"))
-    if country in US_TERRITORIES:
-        country = "US"
-    distance = _distance_km(lat, lon, hit["latitude"], hit["longitude"])
-    return Region(
-        state=state, country=country, place=str(hit.get("city", "")), distance_km=distance
-    )
+    placed = []
+    for (lat, lon), zone in zip(points, zones, strict=True):
+        hit = boundaries.locate(lat, lon)
+        region = regions.find(hit.code)
+        placed.append(
+            Placed(
+                state=hit.code,
+                country=str(region.country) if region and region.country else None,
+                border_km=hit.border_km,
+                neighbour=hit.neighbour,
+                outside_km=hit.outside_km if hit.code else 0.0,
+                zone_fits=zone_fits(hit.code, zone) if hit.code and zone else None,
+            )
+        )
+    return placed
 
 
-def _nearest_allowed(lat: float, lon: float, allowed: frozenset[str], nearest: Region) -> Region:
-    """The nearest Canadian place in an allowed province; `nearest` marked overruled if none."""
-    # reverse_geocode answers only the single nearest place; its k-d tree gives the next ones.
-    import reverse_geocode
-
-    data = reverse_geocode.GeocodeData()
-    _, indices = data._tree.query([(lat, lon)], k=_NEIGHBOURS)
-    for index in indices[0]:
-        hit = data._locations[index]
-        if hit.get("country_code") == "CA":
-            candidate = _region(lat, lon, hit)
-            if candidate.state in allowed:
-                return replace(candidate, overruled=nearest.state)
-    return replace(nearest, state=None, overruled=nearest.state)
+def zone_fits(code: str, timezone: str) -> bool | None:
+    """Whether a stop's IANA zone keeps a standard time used in region `code` (None: unknown)."""
+    offsets = STANDARD_OFFSETS.get(code)
+    if offsets is None:
+        return None
+    return standard_offset(timezone) in offsets
 
 
-def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_KM * math.asin(math.sqrt(a))
+@lru_cache(maxsize=256)
+def standard_offset(timezone: str) -> float:
+    """A zone's standard-time UTC offset in hours (the smaller of January's and July's)."""
+    zone = ZoneInfo(timezone)
+    found = []
+    for month in (1, 7):
+        offset = datetime(_REFERENCE_YEAR, month, 15, 12, tzinfo=UTC).astimezone(zone).utcoffset()
+        assert offset is not None
+        found.append(offset.total_seconds() / 3600)
+    return min(found)
