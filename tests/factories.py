@@ -42,8 +42,10 @@ def train(
     service_id: str = "daily",
     weekdays: str = "1111111",
     feed: str = "test",
+    timezone: str | None = None,
 ) -> Train:
-    """A train with one trip over `stops` ((station, arrival s, departure s), in order)."""
+    """A train with one trip over `stops` ((station, arrival s, departure s), in order); its
+    times count in `timezone` (the agency's), else in the first stop's."""
     tr = Train(feed=feed, number=number, route_name=route)
     session.add(tr)
     if session.query(ServiceCalendar).filter_by(feed=feed, service_id=service_id).first() is None:
@@ -64,6 +66,7 @@ def train(
         route_name=route,
         headsign=None,
         direction_id=0,
+        timezone=timezone,
     )
     for seq, (st, arr, dep) in enumerate(stops or []):
         trip.stops.append(TripStop(seq=seq, station=st, arrival=arr, departure=dep))

@@ -28,11 +28,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.extensions[LIMITER] = Limiter(settings.redis_url, prefix=settings.redis_prefix)
 
-    from tipline import accounts, security, triage
+    from tipline import accounts, locations, security, triage
 
     security.init_app(app)
     accounts.init_app(app)
     triage.init_app(app)
+    locations.init_app(app)
 
     from tipline.accounts.views import bp as accounts_bp
     from tipline.intake.views import bp as intake_bp

@@ -156,6 +156,23 @@ class Settings:
         5.0, "a day this many times the average spikes", minimum=0.001
     )
     scan_spike_min: int = setting(10, "and at least this many scans", minimum=1)
+    # Locations: stations near a border, realtime delays.
+    station_border_km: float = setting(
+        1.5, "`stations check` lists stations closer than this to another region", minimum=0
+    )
+    realtime_inline: bool | None = setting(
+        None, "poll realtime feeds inside each web process (default on, off under tests)"
+    )
+    realtime_poll_seconds: float = setting(
+        30.0, "how often each realtime feed is polled", minimum=1
+    )
+    realtime_fresh_seconds: float = setting(
+        300.0, "a realtime delay older than this is ignored (timetable instead)", minimum=1
+    )
+    realtime_timeout_seconds: float = setting(10.0, "a realtime fetch gives up after", minimum=0.1)
+    realtime_max_bytes: int = setting(
+        20_000_000, "a realtime response larger than this is refused", minimum=1
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

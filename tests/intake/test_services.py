@@ -99,9 +99,11 @@ def test_train_tip_before_it_leaves_goes_to_the_first_stop(
     submit(session, posters.train, now=datetime(2026, 6, 10, 20, tzinfo=NY))
     (tip,) = stored(session)
     assert tip.last_stop_code is None
-    assert tip.next_stop_code == "NYP"
+    assert tip.next_stop_code == "NYP"  # the run to meet
     assert not tip.train_moving
-    assert tip.jurisdiction_codes() == ["NY"]
+    # The car is where last night's run ended or where tonight's begins: both hear of it.
+    assert [run["status"] for run in tip.train_runs or []] == ["last", "next"]
+    assert tip.jurisdiction_codes() == ["NY", "PA"]
 
 
 def test_train_without_a_trip_that_day_goes_to_every_state_on_its_route(

@@ -208,7 +208,8 @@ def test_every_page_has_911_the_quick_exit_and_its_language(
 def test_form_fields_are_labelled_and_grouped(client: FlaskClient, posters: Posters) -> None:
     for path in (f"/T/{posters.train}", "/T/K7Q2M9XQ"):
         html = client.get(path).get_data(as_text=True)
-        ids = re.findall(r"<(?:input|textarea)(?![^>]*type=\"hidden\")[^>]*\sid=\"([^\"]+)\"", html)
+        field = r"<(?:input|textarea|select)(?![^>]*type=\"hidden\")[^>]*"
+        ids = re.findall(field + r"\sid=\"([^\"]+)\"", html)
         inputs = re.findall(r"<(?:input|textarea|select)(?![^>]*type=\"hidden\")[^>]*>", html)
         assert len(ids) == len(inputs) > 20
         for field_id in ids:

@@ -244,7 +244,7 @@ def test_not_a_feed(session: Session, tmp_path: Path) -> None:
 def test_text_that_is_not_utf8_is_refused(session: Session, tmp_path: Path) -> None:
     folder = write_feed(tmp_path / "latin", HARD_FEED)
     (folder / "stops.txt").write_bytes(HARD_FEED["stops.txt"][1:].encode("latin-1"))
-    with pytest.raises(FeedError, match="stops.txt: not UTF-8"):
+    with pytest.raises(FeedError, match="stops.txt line 2: not UTF-8"):
         import_feed(session, folder, feed=None, now=NOW)
 
 

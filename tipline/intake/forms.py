@@ -24,6 +24,7 @@ class TipForm:
     indicators: list[str] = field(default_factory=list)
     now: str = ""  # "yes", "no" or unanswered
     consent: bool = False
+    last_station: str = ""  # a train poster: the station code the traveler picked, if any
     errors: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
@@ -41,6 +42,7 @@ class TipForm:
             indicators=[i for i in data.getlist("indicator") if i in known],
             now=data.get("now", "") if data.get("now", "") in ("yes", "no") else "",
             consent=data.get("consent", "") == "yes",
+            last_station=data.get("last_station", "").strip()[:64],
         )
 
     def validate(self) -> bool:
@@ -75,6 +77,7 @@ class TipForm:
             typed_place=value["typed_place"],
             typed_code=typed_code,
             lang=lang,
+            last_station=self.last_station or None,
         )
 
 

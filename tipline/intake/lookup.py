@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from tipline.locations.codes import normalize
 from tipline.locations.models import Placement
-from tipline.locations.services import find_placement
+from tipline.locations.services import find_placement, numbers_of
 
 
 @dataclass(frozen=True)
@@ -28,13 +28,15 @@ class Poster:
     station_code: str | None = None
     station_state: str | None = None
     train_id: int | None = None
-    train_number: str | None = None
+    train_number: str | None = None  # "66", or "5/6" for a car that turns around
     route_name: str | None = None
+    train_ids: tuple[int, ...] = ()  # every number the poster rides as, the first first
 
     @classmethod
     def of(cls, placement: Placement) -> Poster:
         """The page's view of a loaded placement (station or train eager-loaded)."""
         station, train = placement.station, placement.train
+        trains = placement.trains
         return cls(
             id=placement.id,
             code=placement.code,
@@ -45,8 +47,9 @@ class Poster:
             station_code=station.code if station else None,
             station_state=station.state if station else None,
             train_id=train.id if train else None,
-            train_number=train.number if train else None,
+            train_number=numbers_of(trains) if trains else None,
             route_name=train.route_name if train else None,
+            train_ids=tuple(t.id for t in trains),
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -153,6 +154,13 @@ class Tip(Base):
     next_stop_name: Mapped[str | None] = mapped_column(String(255))
     next_stop_time: Mapped[datetime | None]
     train_moving: Mapped[bool] = mapped_column(default=False)
+    # Every run of the poster's train numbers under way when the tip came (or the next to
+    # leave and the last to arrive): locations.runs.Run.as_dict() each. The last/next columns
+    # above hold the one run the traveler's answer or the timetable singles out, if any.
+    train_runs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # "Which station did the train last leave?" as the traveler answered it.
+    traveler_last_stop_code: Mapped[str | None] = mapped_column(String(64))
+    traveler_last_stop_name: Mapped[str | None] = mapped_column(String(255))
 
     # --- what the traveler told us
     indicators: Mapped[list[str]] = mapped_column(JSON, default=list)

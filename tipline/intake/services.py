@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -13,6 +12,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from tipline.config import Settings
 from tipline.intake.lookup import Poster
 from tipline.intake.models import (
     Indicator,
@@ -22,9 +22,11 @@ from tipline.intake.models import (
     TipJurisdiction,
 )
 from tipline.locations.codes import ALPHABET
-from tipline.locations.models import Placement, Train, Trip, TripStop
+from tipline.locations.models import Placement, Train
 from tipline.locations.regions import NATIONAL
-from tipline.locations.schedule import TrainPosition, train_position
+from tipline.locations.schedule import describe
+from tipline.locations.whereabouts import Whereabouts, whereabouts
+from tipline.locations.whereabouts import last_station_choices as choices_for
 
 MAX_DETAILS = 4000
 MAX_PEOPLE = 200
@@ -65,6 +67,8 @@ class TipAnswers:
     typed_place: str | None = None  # unknown or missing code: where the traveler says they are
     typed_code: str | None = None  # unknown code: what the URL carried (a fake sticker's trace)
     lang: str = "en"
+    # A train poster: the station code the traveler says the train last left (optional).
+    last_station: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,9 +141,18 @@ class Location:
     moving: bool = False
 
 
-def locate(session: Session, placement: Placement | Poster | None, now: datetime) -> Location:
-    """Where a poster is at `now` (its station, or its train's trip with the last and next
-    stops) and the jurisdictions a tip from there is routed to; reads only for a train."""
+def locate(
+    session: Session,
+    placement: Placement | Poster | None,
+    now: datetime,
+    *,
+    last_station: str | None = None,
+    realtime_max_age: float | None = None,
+) -> Location:
+    """Where a poster is at `now` (its station, or every run of its train numbers under way
+    with their last and next stops, and the traveler's answer to "which station did the train
+    last leave?") and the jurisdictions a tip from there is routed to; reads only for a train.
+    Realtime delays count when younger than `realtime_max_age` seconds."""
     if placement is None:
         return Location({"location_kind": LocationKind.UNKNOWN}, (NATIONAL,))
     poster = Poster.of(placement) if isinstance(placement, Placement) else placement
@@ -161,15 +174,14 @@ def locate(session: Session, placement: Placement | Poster | None, now: datetime
         train_number=poster.train_number,
         route_name=poster.route_name,
     )
-    train = session.get_one(Train, poster.train_id)
-    position = train_position(session, train, now)
-    if position is not None:
-        columns.update(_position_columns(position))
-    return Location(
-        columns,
-        tuple(_train_jurisdictions(session, train, position)),
-        moving=position is not None and position.moving,
+    ids = poster.train_ids or (poster.train_id,)
+    found = {t.id: t for t in session.scalars(select(Train).where(Train.id.in_(ids)))}
+    trains = [found[i] for i in ids if i in found]
+    where = whereabouts(
+        session, trains, now, answer=last_station, realtime_max_age=realtime_max_age
     )
+    columns.update(_whereabouts_columns(where))
+    return Location(columns, tuple(where.jurisdictions() or [NATIONAL]), moving=where.moving)
 
 
 # Table-level statements, built once: values travel as parameters, so each insert skips the
@@ -246,51 +258,47 @@ def _answer_columns(answers: TipAnswers) -> dict[str, Any]:
     }
 
 
-def _position_columns(position: TrainPosition) -> dict[str, Any]:
+def last_station_choices(
+    session: Session, poster: Poster | None, now: datetime, settings: Settings
+) -> list[tuple[str, str]]:
+    """For a train poster's form: the stations the traveler may say the train last left,
+    nearest first ((code, name) pairs); nothing for any other poster."""
+    if poster is None or poster.train_id is None:
+        return []
+    ids = poster.train_ids or (poster.train_id,)
+    trains = list(session.scalars(select(Train).where(Train.id.in_(ids))))
+    trains.sort(key=lambda t: ids.index(t.id))
+    return choices_for(session, trains, now, realtime_max_age=settings.realtime_fresh_seconds)
+
+
+def _whereabouts_columns(where: Whereabouts) -> dict[str, Any]:
+    """The snapshot of a train tip: every candidate run, the traveler's answer, and the last
+    and next stops of the run they single out (if any)."""
     columns: dict[str, Any] = {
-        "trip_id": position.trip_id,
-        "service_date": position.service_date,
-        "train_moving": position.moving,
+        "train_runs": [run.as_dict() for run in where.runs],
+        "train_moving": where.moving,
     }
-    if position.route_name:
-        columns["route_name"] = position.route_name
-    if position.last is not None:
+    if where.answer is not None:
         columns.update(
-            last_stop_code=position.last.station_code,
-            last_stop_name=position.last.station_name,
-            last_stop_time=position.last.time,
+            traveler_last_stop_code=where.answer.code,
+            traveler_last_stop_name=where.answer.name,
         )
-    if position.next is not None:
+    if where.run is not None:
         columns.update(
-            next_stop_code=position.next.station_code,
-            next_stop_name=position.next.station_name,
-            next_stop_time=position.next.time,
+            trip_id=where.run.trip_id,
+            service_date=where.run.service_date,
+            route_name=where.run.route_name,
         )
+    for prefix, call in (("last", where.last), ("next", where.next)):
+        if call is not None:
+            columns.update(
+                {
+                    f"{prefix}_stop_code": call.station_code,
+                    f"{prefix}_stop_name": call.station_name,
+                    f"{prefix}_stop_time": call.time,
+                }
+            )
     return columns
-
-
-def _train_jurisdictions(
-    session: Session, train: Train, position: TrainPosition | None
-) -> list[str]:
-    """The states of the train's last and next stops, else every state on the trip's route
-    (or on any of its trips when none runs around now), else national."""
-    codes: Iterable[str | None] = ()
-    if position is not None:
-        codes = [call.state for call in (position.last, position.next) if call is not None]
-        if not any(codes):
-            codes = position.route_states
-    if not any(codes):
-        codes = _all_states(session, train)
-    return sorted({c for c in codes if c}) or [NATIONAL]
-
-
-def _all_states(session: Session, train: Train) -> list[str]:
-    trips = session.scalars(
-        select(Trip)
-        .where(Trip.train_id == train.id)
-        .options(selectinload(Trip.stops).selectinload(TripStop.station))
-    )
-    return [stop.station.state for trip in trips for stop in trip.stops if stop.station.state]
 
 
 EXPORT_FIELDS = (
@@ -318,6 +326,9 @@ EXPORT_FIELDS = (
     "next_stop_name",
     "next_stop_time",
     "train_moving",
+    "train_runs",
+    "traveler_last_stop_code",
+    "traveler_last_stop_name",
     "indicators",
     "happening_now",
     "when_text",
@@ -341,6 +352,7 @@ def tip_record(tip: Tip) -> dict[str, Any]:
         "jurisdictions": tip.jurisdiction_codes(),
         "location_kind": str(tip.location_kind),
         "indicators": list(tip.indicators),
+        "train_runs": [describe(run) for run in tip.train_runs or []],
     }
     record = {}
     for name in EXPORT_FIELDS:

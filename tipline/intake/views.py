@@ -41,7 +41,7 @@ from tipline.intake.limits import RateLimiter
 from tipline.intake.lookup import Poster, PosterCache
 from tipline.intake.models import INDICATOR_GROUPS
 from tipline.intake.scans import ScanCounter
-from tipline.intake.services import locate, receipt_code, submit_tip
+from tipline.intake.services import last_station_choices, locate, receipt_code, submit_tip
 from tipline.locations.codes import display, normalize
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,13 @@ def _submit(place: Place, lang: str) -> Response:
 
 def _store(place: Place, lang: str, tip_form: TipForm, token: str, signed: str) -> Response:
     now = utcnow()
-    location = locate(db.session, place.poster, now)
+    location = locate(
+        db.session,
+        place.poster,
+        now,
+        last_station=tip_form.last_station or None,
+        realtime_max_age=get_settings().realtime_fresh_seconds,
+    )
     # End the reads (a train's schedule) before writing: on SQLite a transaction that read
     # first cannot take the write lock once another worker has committed (SQLITE_BUSY_SNAPSHOT),
     # whereas a fresh one waits for it, and holds it only for the insert.
@@ -204,6 +210,7 @@ def _form_page(place: Place, lang: str, tip_form: TipForm, token: str, status: i
         token=token,
         groups=INDICATOR_GROUPS,
         action=url_for("intake.form", code=poster.code) if poster else request.path,
+        stations=last_station_choices(db.session, poster, utcnow(), get_settings()),
     )
 
 

@@ -6,6 +6,7 @@ import json
 import re
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +15,32 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from tipline.accounts import audit
 from tipline.config import get_settings
 from tipline.db import session_scope, utcnow
-from tipline.locations import codes
+from tipline.locations import codes, realtime
 from tipline.locations.gtfs import FeedError, import_feed
 from tipline.locations.models import Placement, Station, Train, Trip
+from tipline.locations.schedule import Run, train_runs
 from tipline.locations.services import (
     LANGUAGES,
     AmbiguousLocation,
     InvalidCode,
     InvalidPlacement,
+    InvalidState,
     PlacementNotFound,
     UnknownLocation,
     add_placement,
     add_station_placements,
     find_station,
     find_train,
+    find_trains,
     list_placements,
+    numbers_of,
     qr_url,
     retire_placement,
+    set_state,
+    stations_to_check,
     where,
 )
 
@@ -44,6 +52,8 @@ _USER_ERRORS = (
     PlacementNotFound,
     UnknownLocation,
     AmbiguousLocation,
+    InvalidState,
+    realtime.RealtimeError,
 )
 
 
@@ -92,14 +102,127 @@ def gtfs() -> None:
 def gtfs_import(path: Path, feed: str | None) -> None:
     """Import or refresh a GTFS feed from PATH (a folder or a .zip), in place."""
     started = time.perf_counter()
+    app = _app()
     try:
-        with session_scope(_app()) as session:
+        with session_scope(app) as session:
             report = import_feed(session, path, feed=feed, now=utcnow())
+            to_check = stations_to_check(
+                session, border_km=get_settings(app).station_border_km, feed=report.feed
+            )
     except FeedError as exc:
         raise click.ClickException(f"{exc} (nothing imported)") from exc
     click.echo(f"Imported {report.summary()[0]} in {time.perf_counter() - started:.1f} s")
     for line in report.summary()[1:]:
         click.echo(line)
+    if to_check:
+        click.echo(
+            f"  states:     {len(to_check)} station(s) near a border or with a doubtful time "
+            f"zone; a person should confirm them: tipline stations check --feed {report.feed}"
+        )
+
+
+@gtfs.group("realtime")
+def gtfs_realtime() -> None:
+    """GTFS-realtime TripUpdates: delays that place late trains right while fresh."""
+
+
+@gtfs_realtime.command("set")
+@click.argument("feed")
+@click.argument("url")
+@with_appcontext
+def realtime_set(feed: str, url: str) -> None:
+    """Poll URL (a TripUpdates feed) for the imported feed FEED."""
+    app = _app()
+    try:
+        with session_scope(app) as session:
+            row = realtime.set_url(session, feed, url, now=utcnow())
+            audit.record(
+                session,
+                action="realtime.set",
+                actor=None,
+                now=utcnow(),
+                target=f"feed:{row.feed}",
+                detail={"url": row.url},
+            )
+            name = row.feed
+    except _USER_ERRORS as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"feed {name!r}: realtime delays from {url.strip()} (polled by the worker)")
+
+
+@gtfs_realtime.command("remove")
+@click.argument("feed")
+@with_appcontext
+def realtime_remove(feed: str) -> None:
+    """Stop polling FEED's realtime URL and forget its delays."""
+    with session_scope(_app()) as session:
+        if not realtime.remove_url(session, feed):
+            raise click.ClickException(f"feed {feed!r} has no realtime URL")
+        audit.record(
+            session,
+            action="realtime.remove",
+            actor=None,
+            now=utcnow(),
+            target=f"feed:{feed.strip().lower()}",
+        )
+    click.echo(f"feed {feed!r}: realtime URL removed; positions use the timetable")
+
+
+@gtfs_realtime.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@with_appcontext
+def realtime_list(as_json: bool) -> None:
+    """Feeds with a realtime URL and how their last polls went."""
+    with session_scope(_app()) as session:
+        rows = realtime.list_feeds(session)
+    items = [
+        {
+            "feed": r.feed,
+            "url": r.url,
+            "polled_at": _iso(r.polled_at),
+            "ok_at": _iso(r.ok_at),
+            "feed_timestamp": _iso(r.feed_timestamp),
+            "trips": r.trips,
+            "error": r.error,
+        }
+        for r in rows
+    ]
+    if as_json:
+        _echo_json(items)
+        return
+    table = [
+        (i["feed"], i["url"], i["ok_at"] or "never", i["trips"], i["error"] or "") for i in items
+    ]
+    click.echo(_table(("FEED", "URL", "LAST GOOD POLL", "TRIPS", "LAST ERROR"), table))
+
+
+@gtfs_realtime.command("poll")
+@click.option("--once", is_flag=True, help="Poll every feed once, then exit.")
+@with_appcontext
+def realtime_poll(once: bool) -> None:
+    """Poll the realtime feeds every TIPLINE_REALTIME_POLL_SECONDS (30); Ctrl-C stops.
+
+    For production, run this (or let `tipline alerts run` call it) beside the web server and
+    set TIPLINE_REALTIME_INLINE=false; several pollers may run, each feed is fetched once.
+    """
+    app = _app()
+    interval = get_settings(app).realtime_poll_seconds
+    while True:
+        results = realtime.poll_once(app, force=once)
+        for result in results:
+            status = f"error: {result.error}" if result.error else f"{result.trips} trip updates"
+            click.echo(f"{utcnow():%Y-%m-%d %H:%M:%S} {result.feed}: {status}")
+        if once:
+            if not results:
+                click.echo("no feed has a realtime URL (tipline gtfs realtime set FEED URL)")
+            if any(r.error for r in results):
+                raise SystemExit(1)
+            return
+        time.sleep(interval)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 # --- stations and trains -------------------------------------------------------------------
@@ -134,6 +257,11 @@ def stations_list(state: str | None, feed: str | None, as_json: bool) -> None:
                     "name": st.name,
                     "state": st.state,
                     "country": st.country,
+                    "state_by_boundaries": st.state_auto,
+                    "state_set_by_person": st.state_override,
+                    "border_km": st.border_km,
+                    "border_with": st.border_with,
+                    "state_note": st.state_note,
                     "timezone": st.timezone,
                     "lat": st.lat,
                     "lon": st.lon,
@@ -149,6 +277,86 @@ def stations_list(state: str | None, feed: str | None, as_json: bool) -> None:
     ]
     click.echo(_table(("FEED", "CODE", "NAME", "STATE", "TIME ZONE", ""), rows))
     click.echo(f"{len(found)} stations")
+
+
+@stations.command("check")
+@click.option("--feed", help="Only this feed.")
+@click.option("--all", "everything", is_flag=True, help="Include stations already confirmed.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@with_appcontext
+def stations_check(feed: str | None, everything: bool, as_json: bool) -> None:
+    """Stations whose state a person should confirm: near a border (TIPLINE_STATION_BORDER_KM),
+    outside every boundary, or with a time zone their state does not use. Confirm or correct
+    each with `tipline stations set-state CODE XX`."""
+    app = _app()
+    with session_scope(app) as session:
+        found = stations_to_check(
+            session,
+            border_km=get_settings(app).station_border_km,
+            feed=feed,
+            everything=everything,
+        )
+        items = [_check_item(st) for st in found]
+    if as_json:
+        _echo_json(items)
+        return
+    rows = [
+        (
+            i["feed"],
+            i["code"],
+            i["name"][:40],
+            i["state"] or "?",
+            i["state_by_boundaries"] or "?",
+            "" if i["border_km"] is None else f"{i['border_km']:.2f} {i['border_with']}",
+            i["state_note"] or "",
+            "yes" if i["state_set_by_person"] else "",
+        )
+        for i in items
+    ]
+    headers = ("FEED", "CODE", "NAME", "STATE", "BOUNDARIES", "BORDER KM", "NOTE", "CONFIRMED")
+    click.echo(_table(headers, rows))
+    click.echo(f"{len(items)} stations to confirm")
+
+
+def _check_item(st: Station) -> dict[str, Any]:
+    return {
+        "feed": st.feed,
+        "code": st.code,
+        "stop_id": st.stop_id,
+        "name": st.name,
+        "state": st.state,
+        "state_by_boundaries": st.state_auto,
+        "state_set_by_person": st.state_override,
+        "border_km": st.border_km,
+        "border_with": st.border_with,
+        "state_note": st.state_note,
+        "timezone": st.timezone,
+        "lat": st.lat,
+        "lon": st.lon,
+    }
+
+
+@stations.command("set-state")
+@click.argument("code")
+@click.argument("state", required=False)
+@click.option("--clear", is_flag=True, help="Forget the correction: back to the boundaries.")
+@with_appcontext
+def stations_set_state(code: str, state: str | None, clear: bool) -> None:
+    """Record the state or province of station CODE (FEED:CODE when two feeds share it); it
+    outlives re-imports and is audited. Tips already sent keep the state they were routed to."""
+    if clear == (state is not None):
+        raise click.UsageError("give a state (NY, QC...) or --clear")
+    try:
+        with session_scope(_app()) as session:
+            station = find_station(session, code)
+            before = station.state
+            set_state(session, station, None if clear else state, now=utcnow(), actor=None)
+            label = f"{station.name} ({station.feed}:{station.code})"
+            after, auto = station.state, station.state_auto
+    except _USER_ERRORS as exc:
+        raise click.ClickException(str(exc)) from exc
+    how = "by the boundaries" if clear else f"set by a person; boundaries say {auto or 'none'}"
+    click.echo(f"{label}: {before or '?'} -> {after or '?'} ({how}); new tips route there")
 
 
 @click.group()
@@ -189,6 +397,90 @@ def trains_list(feed: str | None, as_json: bool) -> None:
     click.echo(f"{len(found)} trains")
 
 
+@trains.command("where")
+@click.argument("number")
+@click.option("--at", "at", metavar="ISO-8601", help="The instant, e.g. 2026-12-02T18:30:00Z.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@with_appcontext
+def trains_where(number: str, at: str | None, as_json: bool) -> None:
+    """Where train NUMBER is (5/6 for both directions): every run under way with its last and
+    next stops, or when none is, the last to arrive and the next to leave. Times in UTC and at
+    each station; realtime delays when fresh."""
+    moment = _instant(at)
+    app = _app()
+    settings = get_settings(app)
+    try:
+        with session_scope(app) as session:
+            found = find_trains(session, number)
+            delays = realtime.fresh_delays(
+                session, found, moment, max_age=settings.realtime_fresh_seconds
+            )
+            runs = train_runs(session, found, moment, delays=delays)
+            label = numbers_of(found)
+            routes = sorted({t.route_name for t in found})
+            feed = found[0].feed
+    except _USER_ERRORS as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "train": label,
+                    "feed": feed,
+                    "routes": routes,
+                    "at": moment.isoformat(),
+                    "under_way": sum(run.moving for run in runs),
+                    "runs": [run.as_dict() for run in runs],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    moving = sum(run.moving for run in runs)
+    summary = f"{moving} run(s) under way" if moving else "no run under way"
+    click.echo(f"Train {label} ({', '.join(routes)}) at {moment:%Y-%m-%d %H:%M} UTC: {summary}")
+    for run in runs:
+        click.echo("\n".join(_run_lines(run)))
+    if not runs:
+        click.echo("  it runs no trip around this time")
+
+
+def _instant(text: str | None) -> datetime:
+    if text is None:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not an ISO-8601 instant like 2026-12-02T18:30:00Z", param_hint="--at"
+        ) from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(
+            f"{text!r} has no time zone: add Z (UTC) or an offset like -05:00", param_hint="--at"
+        )
+    return moment.astimezone(UTC)
+
+
+def _run_lines(run: Run) -> list[str]:
+    status = {"under_way": "under way", "next": "next to leave", "last": "last to arrive"}
+    head = (
+        f"  {status[str(run.status)]}: {run.route_name} {run.train_number}, run of "
+        f"{run.service_date.isoformat()} ({run.origin.station_code} → "
+        f"{run.destination.station_code}), {run.timing()}"
+    )
+    lines = [head]
+    for word, call in (("last", run.last), ("next", run.next)):
+        if call is None:
+            continue
+        local = call.local()
+        lines.append(
+            f"    {word}: {call.station_name} ({call.station_code}, {call.state or '?'}) "
+            f"{call.time:%Y-%m-%d %H:%M} UTC = {local:%H:%M %Z} local"
+        )
+    return lines
+
+
 # --- placements ----------------------------------------------------------------------------
 
 
@@ -203,6 +495,7 @@ def _placement_json(pl: Placement, public_url: str) -> dict[str, Any]:
         "url": qr_url(public_url, pl.code),
         "station": pl.station.code if pl.station else None,
         "train": pl.train.number if pl.train else None,
+        "trains": [t.number for t in pl.trains],
         "feed": (pl.station or pl.train).feed,  # type: ignore[union-attr]
         "where": where(pl),
         "spot": pl.spot,
@@ -215,7 +508,13 @@ def _placement_json(pl: Placement, public_url: str) -> dict[str, Any]:
 
 @placements.command("add")
 @click.option("--station", "station_ref", metavar="CODE", help="Station code, or FEED:CODE.")
-@click.option("--train", "train_ref", metavar="NUMBER", help="Train number, or FEED:NUMBER.")
+@click.option(
+    "--train",
+    "train_refs",
+    metavar="NUMBER",
+    multiple=True,
+    help="Train number, or FEED:NUMBER; repeat (--train 5 --train 6) for a car that turns around.",
+)
 @click.option("--all-stations", is_flag=True, help="One at every station not yet covered.")
 @click.option("--feed", help="With --all-stations: only this feed's stations.")
 @click.option("--spot", required=True, help='Where the poster hangs, e.g. "Women\'s restroom".')
@@ -229,14 +528,14 @@ def _placement_json(pl: Placement, public_url: str) -> dict[str, Any]:
 @with_appcontext
 def placements_add(
     station_ref: str | None,
-    train_ref: str | None,
+    train_refs: tuple[str, ...],
     all_stations: bool,
     feed: str | None,
     spot: str,
     lang: str,
 ) -> None:
     """Create a placement at a station or on a train (or at every station) with a new code."""
-    if sum((station_ref is not None, train_ref is not None, all_stations)) != 1:
+    if sum((station_ref is not None, bool(train_refs), all_stations)) != 1:
         raise click.UsageError("give exactly one of --station, --train or --all-stations")
     if feed and not all_stations:
         raise click.UsageError("--feed goes with --all-stations; elsewhere type FEED:CODE")
@@ -254,8 +553,10 @@ def placements_add(
                 )
                 return
             station = find_station(session, station_ref) if station_ref else None
-            train = find_train(session, train_ref) if train_ref else None
-            pl = add_placement(session, station=station, train=train, spot=spot, lang=lang, now=now)
+            numbers = find_trains(session, train_refs) if train_refs else []
+            pl = add_placement(
+                session, station=station, trains=numbers, spot=spot, lang=lang, now=now
+            )
             click.echo(f"{codes.display(pl.code)}  {where(pl)} · {pl.spot} · {pl.lang}")
             click.echo(f"  {qr_url(get_settings(app).public_url, pl.code)}")
     except _USER_ERRORS as exc:

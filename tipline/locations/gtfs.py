@@ -7,6 +7,7 @@ import io
 import re
 import unicodedata
 import zipfile
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
@@ -14,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from tipline.locations import geo
+from tipline.locations import geo, regions
 from tipline.locations.models import (
     ServiceCalendar,
     ServiceException,
@@ -44,6 +46,18 @@ _DATE = re.compile(r"\d{8}")
 _MAX = {"stop_id": 128, "code": 64, "name": 255, "timezone": 64, "number": 32, "trip_id": 128}
 
 _LOCATION_KINDS = {2: "an entrance or exit", 3: "a generic node", 4: "a boarding area"}
+
+# What a damaged or unusual zip raises while a member is read: a bad CRC or header
+# (BadZipFile), a corrupt deflate stream (zlib.error), a truncated member (EOFError), an
+# encrypted member (RuntimeError), a compression method Python lacks (NotImplementedError).
+_ZIP_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    OSError,
+)
 
 
 class FeedError(Exception):
@@ -153,7 +167,7 @@ class _FeedFiles:
             raise FeedError(f"{source}: no such folder or file")
         try:
             archive = stack.enter_context(zipfile.ZipFile(source))
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (*_ZIP_READ_ERRORS, ValueError) as exc:
             raise FeedError(f"{source}: not a feed folder or a readable .zip ({exc})") from exc
         members = [m for m in archive.namelist() if not m.endswith("/") and "__MACOSX" not in m]
         # Zips made by hand often wrap the files in a folder: read beside stops.txt.
@@ -172,18 +186,26 @@ class _FeedFiles:
         """True when the feed includes file `name`."""
         return name in self._names
 
+    def _undecodable_line(self, name: str) -> int:
+        with self._opener(self._names[name]) as raw:
+            return _first_bad_line(raw)
+
     def rows(self, name: str, required: Sequence[str] = ()) -> Iterator[tuple[int, dict[str, str]]]:
         """(line number, row) pairs of a file; blank lines skipped, values stripped."""
+        try:
+            raw = self._opener(self._names[name])
+        except _ZIP_READ_ERRORS as exc:
+            raise FeedError(f"{name}: cannot be read ({_reason(exc)})") from exc
         # utf-8-sig drops a BOM; newline="" lets csv handle CRLF and newlines inside quotes.
-        with io.TextIOWrapper(
-            self._opener(self._names[name]), encoding="utf-8-sig", newline=""
-        ) as text:
+        with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
             reader = csv.reader(text)
             try:
                 header = next(reader, None)
                 if header is None:
                     raise FeedError(f"{name} line 1: empty file, no header line")
                 columns = [h.strip().lstrip("\ufeff") for h in header]
+                if any("\x00" in c for c in columns):
+                    raise FeedError(f"{name} line 1: contains a NUL character (a damaged file?)")
                 missing = [c for c in required if c not in columns]
                 if missing:
                     raise FeedError(
@@ -192,14 +214,46 @@ class _FeedFiles:
                 for values in reader:
                     if not any(v.strip() for v in values):
                         continue
+                    if any("\x00" in v for v in values):
+                        # PostgreSQL refuses NUL in text; a text file holding one is damaged.
+                        raise FeedError(
+                            f"{name} line {reader.line_num}: contains a NUL character "
+                            "(a damaged or binary file?)"
+                        )
                     yield (
                         reader.line_num,
                         dict(zip(columns, (v.strip() for v in values), strict=False)),
                     )
             except UnicodeDecodeError as exc:
-                raise FeedError(f"{name}: not UTF-8 text ({exc.reason})") from exc
+                line = self._undecodable_line(name)
+                raise FeedError(f"{name} line {line}: not UTF-8 text ({exc.reason})") from exc
             except csv.Error as exc:
                 raise FeedError(f"{name} line {reader.line_num}: {exc}") from exc
+            except _ZIP_READ_ERRORS as exc:
+                raise FeedError(f"{name}: cannot be read ({_reason(exc)})") from exc
+
+
+def _first_bad_line(raw: IO[bytes]) -> int:
+    """The number of the first line that is not UTF-8 (decoding runs ahead in blocks, so the
+    error itself cannot say)."""
+    for number, line in enumerate(raw, start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return number
+    return 1
+
+
+def _reason(exc: BaseException) -> str:
+    """A zip failure in words a person can act on."""
+    text = str(exc)
+    if isinstance(exc, RuntimeError) and "encrypted" in text:
+        return "the zip member is encrypted; export the feed without a password"
+    if isinstance(exc, NotImplementedError):
+        return f"the zip uses a compression method that cannot be read ({text})"
+    if isinstance(exc, zlib.error | zipfile.BadZipFile | EOFError):
+        return f"the zip member is damaged ({text or type(exc).__name__})"
+    return text or type(exc).__name__
 
 
 def _open_file(path: str) -> IO[bytes]:
@@ -217,6 +271,9 @@ class _StationRow:
     line: int
     state: str | None = None
     country: str | None = None
+    note: str | None = None
+    border_km: float | None = None
+    border_with: str | None = None
 
 
 @dataclass
@@ -227,7 +284,9 @@ class _TripRow:
     route_name: str
     headsign: str | None
     direction_id: int | None
-    calls: list[tuple[int, str, int | None, int | None]] = field(default_factory=list)
+    timezone: str
+    # (stop_sequence, station stop_id, arrival, departure, the stop or platform called at)
+    calls: list[tuple[int, str, int | None, int | None, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -251,12 +310,15 @@ def _parse(files: _FeedFiles, source: Path, feed: str | None) -> _Parsed:
             raise FeedError(f"{name}: required file missing from {source}")
     if not any(files.has(name) for name in CALENDAR_FILES):
         raise FeedError(f"calendar.txt: missing from {source} (and no calendar_dates.txt)")
-    agencies = [row for _, row in files.rows("agency.txt")] if files.has("agency.txt") else []
+    agencies = (
+        list(files.rows("agency.txt", ("agency_timezone",))) if files.has("agency.txt") else []
+    )
+    agency_zones = _agency_zones(agencies)
     publisher = ""
     if files.has("feed_info.txt"):
         info = [row for _, row in files.rows("feed_info.txt")]
         publisher = info[0].get("feed_publisher_name", "") if info else ""
-    first_agency = agencies[0] if agencies else {}
+    first_agency = agencies[0][1] if agencies else {}
     if feed is not None:
         name = feed_slug(feed)
         if not name:
@@ -269,9 +331,9 @@ def _parse(files: _FeedFiles, source: Path, feed: str | None) -> _Parsed:
             or "feed"
         )
     parsed = _Parsed(name=name, stations={}, trips={}, calendars={}, exceptions={})
-    stop_station = _parse_stops(files, first_agency.get("agency_timezone", ""), parsed)
+    stop_station = _parse_stops(files, next(iter(agency_zones.values()), ""), parsed)
     _locate(parsed)
-    routes = _parse_routes(files)
+    routes = _parse_routes(files, agency_zones, parsed)
     _parse_trips(files, routes, parsed)
     _parse_stop_times(files, stop_station, parsed)
     _parse_calendars(files, parsed)
@@ -294,12 +356,29 @@ def _parse(files: _FeedFiles, source: Path, feed: str | None) -> _Parsed:
     return parsed
 
 
+def _agency_zones(agencies: list[tuple[int, dict[str, str]]]) -> dict[str, str]:
+    """agency_id -> its checked time zone ("" keys the agency of a feed that names none)."""
+    zones: dict[str, str] = {}
+    for line, row in agencies:
+        zone = _zone(
+            _text(row, "agency_timezone", "agency.txt", line, required=True),
+            "agency_timezone",
+            "agency.txt",
+            line,
+        )
+        agency_id = row.get("agency_id", "")
+        if agency_id in zones:
+            raise FeedError(f"agency.txt line {line}: agency_id {agency_id!r} listed twice")
+        zones[agency_id] = zone
+    return zones
+
+
 def _parse_stops(files: _FeedFiles, agency_tz: str, parsed: _Parsed) -> dict[str, str]:
     """Fill parsed.stations; return stop_id -> station stop_id for every stop a trip may name."""
     file = "stops.txt"
     parents: dict[str, tuple[str, int]] = {}  # platform stop_id -> (parent id, line)
     kinds: dict[str, int] = {}
-    for line, row in files.rows(file, ("stop_id",)):
+    for line, row in files.rows(file, ("stop_id", "stop_lat", "stop_lon")):
         stop_id = _fits(_text(row, "stop_id", file, line, required=True), "stop_id", file, line)
         if stop_id in kinds:
             raise FeedError(f"{file} line {line}: stop_id {stop_id!r} listed twice")
@@ -318,8 +397,11 @@ def _parse_stops(files: _FeedFiles, agency_tz: str, parsed: _Parsed) -> dict[str
         if not name:
             parsed.warnings.append(f"{file} line {line}: station {code} has no stop_name")
             name = code
-        timezone = row.get("stop_timezone") or agency_tz
-        if not timezone:
+        if row.get("stop_timezone"):
+            timezone = _zone(row["stop_timezone"], "stop_timezone", file, line)
+        elif agency_tz:
+            timezone = agency_tz
+        else:
             raise FeedError(f"{file} line {line}: no stop_timezone, and agency.txt gives none")
         parsed.stations[stop_id] = _StationRow(
             stop_id=stop_id,
@@ -351,29 +433,27 @@ def _parse_stops(files: _FeedFiles, agency_tz: str, parsed: _Parsed) -> dict[str
 
 
 def _locate(parsed: _Parsed) -> None:
-    """Derive each station's state or province from its coordinates."""
+    """Each station's state or province by the boundaries, and what a person should confirm."""
     stations = list(parsed.stations.values())
-    regions = geo.locate([(s.lat, s.lon) for s in stations], [s.timezone for s in stations])
-    for st, region in zip(stations, regions, strict=True):
-        st.state, st.country = region.state, region.country
-        where = f"stops.txt line {st.line}: {st.name} ({st.code})"
-        if region.state is None:
+    placed = geo.locate([(s.lat, s.lon) for s in stations], [s.timezone for s in stations])
+    for st, where in zip(stations, placed, strict=True):
+        st.state, st.country = where.state, where.country
+        st.note = where.note(st.timezone)
+        st.border_km, st.border_with = where.border_km, where.neighbour
+        if where.state is None:
             parsed.warnings.append(
-                f"{where}: no US state or Canadian province at {st.lat}, {st.lon} "
-                f"(nearest place {region.place}, {region.country or 'unknown country'})"
-            )
-        elif region.overruled:
-            parsed.warnings.append(
-                f"{where}: placed in {region.state} (nearest town there: {region.place}); the "
-                f"nearest town overall is in {region.overruled}, which its time zone "
-                f"{st.timezone} rules out"
+                f"stops.txt line {st.line}: {st.name} ({st.code}): no US state or Canadian "
+                f"province at {st.lat}, {st.lon}"
             )
 
 
-def _parse_routes(files: _FeedFiles) -> dict[str, tuple[bool, str]]:
-    """route_id -> (is rail, route name)."""
+def _parse_routes(
+    files: _FeedFiles, agency_zones: dict[str, str], parsed: _Parsed
+) -> dict[str, tuple[bool, str, str | None]]:
+    """route_id -> (is rail, route name, its agency's time zone)."""
     file = "routes.txt"
-    routes: dict[str, tuple[bool, str]] = {}
+    routes: dict[str, tuple[bool, str, str | None]] = {}
+    only = next(iter(agency_zones.values())) if len(agency_zones) == 1 else None
     for line, row in files.rows(file, ("route_id", "route_type")):
         route_id = row["route_id"]
         if route_id in routes:
@@ -382,11 +462,25 @@ def _parse_routes(files: _FeedFiles) -> dict[str, tuple[bool, str]]:
         if route_type is None:
             raise FeedError(f"{file} line {line}: route_type is empty")
         name = row.get("route_long_name") or row.get("route_short_name") or route_id
-        routes[route_id] = (route_type in RAIL_ROUTE_TYPES, _fits(name, "name", file, line))
+        agency = row.get("agency_id", "")
+        zone = agency_zones.get(agency) or only
+        if agency_zones and zone is None:
+            raise FeedError(
+                f"{file} line {line}: agency_id {agency!r} is not in agency.txt"
+                if agency
+                else f"{file} line {line}: agency_id is empty, and agency.txt lists several"
+            )
+        routes[route_id] = (route_type in RAIL_ROUTE_TYPES, _fits(name, "name", file, line), zone)
+    if not agency_zones:
+        parsed.warnings.append(
+            "agency.txt: missing, so each trip's times are read in its first stop's time zone"
+        )
     return routes
 
 
-def _parse_trips(files: _FeedFiles, routes: dict[str, tuple[bool, str]], parsed: _Parsed) -> None:
+def _parse_trips(
+    files: _FeedFiles, routes: dict[str, tuple[bool, str, str | None]], parsed: _Parsed
+) -> None:
     """Keep the numbered rail trips; count the others."""
     file = "trips.txt"
     seen: set[str] = set()
@@ -401,7 +495,7 @@ def _parse_trips(files: _FeedFiles, routes: dict[str, tuple[bool, str]], parsed:
         direction = _int(row, "direction_id", file, line)
         if direction not in (None, 0, 1):
             raise FeedError(f"{file} line {line}: direction_id must be 0 or 1, not {direction}")
-        is_rail, route_name = route
+        is_rail, route_name, zone = route
         number = row.get("trip_short_name", "")
         if not is_rail:
             parsed.trips_not_rail += 1
@@ -418,6 +512,7 @@ def _parse_trips(files: _FeedFiles, routes: dict[str, tuple[bool, str]], parsed:
             route_name=route_name,
             headsign=_fits(row.get("trip_headsign") or "", "name", file, line) or None,
             direction_id=direction,
+            timezone=zone or "",
         )
     parsed.trip_ids = seen
 
@@ -449,9 +544,13 @@ def _parse_stop_times(files: _FeedFiles, stop_station: dict[str, str], parsed: _
                 f"{file} line {line}: stop_sequence {sequence} repeated in trip {trip_id!r}"
             )
         sequences[trip_id].add(sequence)
-        trip.calls.append((sequence, station, arrival, departure))
+        trip.calls.append(
+            (sequence, station, arrival, departure, _fits(stop_id, "stop_id", file, line))
+        )
     for trip in parsed.trips.values():
         trip.calls.sort(key=lambda call: call[0])
+        if not trip.timezone and trip.calls:
+            trip.timezone = parsed.stations[trip.calls[0][1]].timezone
         if not trip.calls:
             parsed.warnings.append(
                 f"trips.txt: trip {trip.trip_id} (train {trip.number}) has no stop times"
@@ -504,6 +603,18 @@ def _fits(value: str, kind: str, file: str, line: int) -> str:
     if len(value) > _MAX[kind]:
         raise FeedError(f"{file} line {line}: {value[:40]!r}... is longer than {_MAX[kind]}")
     return value
+
+
+def _zone(value: str, column: str, file: str, line: int) -> str:
+    """An IANA time zone name the system knows; FeedError naming the file and line if not."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise FeedError(
+            f"{file} line {line}: {column} {value[:60]!r} is not a known time zone "
+            "(an IANA name such as America/Chicago)"
+        ) from None
+    return _fits(value, "timezone", file, line)
 
 
 def _int(row: dict[str, str], column: str, file: str, line: int) -> int | None:
@@ -562,19 +673,25 @@ def _write_stations(session: Session, parsed: _Parsed, report: ImportReport) -> 
     existing = {
         st.stop_id: st for st in session.scalars(select(Station).where(Station.feed == parsed.name))
     }
-    wanted = {
-        stop_id: {
+    wanted = {}
+    for stop_id, row in parsed.stations.items():
+        # A person's correction outlives every re-import; the boundaries' answer is kept beside.
+        found = existing.get(stop_id)
+        override = found.state_override if found is not None else None
+        wanted[stop_id] = {
             "code": row.code,
             "name": row.name,
             "lat": row.lat,
             "lon": row.lon,
             "timezone": row.timezone,
-            "state": row.state,
-            "country": row.country,
+            "state": override or row.state,
+            "country": str(regions.country_of(override)) if override else row.country,
+            "state_auto": row.state,
+            "state_note": row.note,
+            "border_km": None if row.border_km is None else round(row.border_km, 3),
+            "border_with": row.border_with,
             "in_feed": True,
         }
-        for stop_id, row in parsed.stations.items()
-    }
     counts = _upsert(
         session,
         existing,
@@ -589,6 +706,13 @@ def _write_stations(session: Session, parsed: _Parsed, report: ImportReport) -> 
     ) = counts
     rows = session.execute(select(Station.stop_id, Station.id).where(Station.feed == parsed.name))
     return {stop_id: station_id for stop_id, station_id in rows}
+
+
+def needs_check(station: Station, border_km: float) -> bool:
+    """Whether a person should confirm a station's state: near a border, outside every
+    boundary, in no region, or a time zone its region does not use."""
+    near = station.border_km is not None and station.border_km < border_km
+    return near or station.state_note is not None or station.state_auto is None
 
 
 def _write_trains(session: Session, parsed: _Parsed, report: ImportReport) -> dict[str, int]:
@@ -637,24 +761,35 @@ def _write_trips(
             Trip.route_name,
             Trip.headsign,
             Trip.direction_id,
+            Trip.timezone,
         ).where(Trip.feed == parsed.name)
     ):
         existing[row.trip_id] = (row.id, tuple(row[2:]))
     old_calls: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for trip_pk, station_id, arrival, departure in session.execute(
-        select(TripStop.trip_id, TripStop.station_id, TripStop.arrival, TripStop.departure)
+    for trip_pk, *call in session.execute(
+        select(
+            TripStop.trip_id,
+            TripStop.station_id,
+            TripStop.arrival,
+            TripStop.departure,
+            TripStop.stop_sequence,
+            TripStop.stop_id,
+        )
         .join(Trip)
         .where(Trip.feed == parsed.name)
         .order_by(TripStop.trip_id, TripStop.seq)
     ):
-        old_calls[trip_pk].append((station_id, arrival, departure))
+        old_calls[trip_pk].append(tuple(call))
 
     new_trips: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     recall: list[int] = []  # trips whose calls are rewritten
-    calls_of: dict[str, list[tuple[int, int | None, int | None]]] = {}
+    calls_of: dict[str, list[_Call]] = {}
     for trip in parsed.trips.values():
-        calls = [(station_ids[station], arr, dep) for _, station, arr, dep in trip.calls]
+        calls = [
+            (station_ids[station], arr, dep, sequence, stop_id)
+            for sequence, station, arr, dep, stop_id in trip.calls
+        ]
         calls_of[trip.trip_id] = calls
         report.stop_calls += len(calls)
         attrs = (
@@ -663,6 +798,7 @@ def _write_trips(
             trip.route_name,
             trip.headsign,
             trip.direction_id,
+            trip.timezone,
         )
         found = existing.get(trip.trip_id)
         if found is None:
@@ -673,7 +809,7 @@ def _write_trips(
         if old_attrs != attrs:
             updates.append({"id": trip_pk, **_trip_values(attrs)})
             changed = True
-        if old_calls.get(trip_pk, []) != calls:
+        if old_calls.get(trip_pk, []) != [tuple(call) for call in calls]:
             recall.append(trip_pk)
             changed = True
         report.trips_changed += changed
@@ -702,26 +838,31 @@ def _write_trips(
 
 
 def _trip_values(attrs: tuple[Any, ...]) -> dict[str, Any]:
-    train_id, service_id, route_name, headsign, direction_id = attrs
+    train_id, service_id, route_name, headsign, direction_id, timezone = attrs
     return {
         "train_id": train_id,
         "service_id": service_id,
         "route_name": route_name,
         "headsign": headsign,
         "direction_id": direction_id,
+        "timezone": timezone,
     }
 
 
-def _stop_rows(
-    trip_pk: int, calls: list[tuple[int, int | None, int | None]]
-) -> Iterator[dict[str, Any]]:
-    for seq, (station_id, arrival, departure) in enumerate(calls):
+# (station id, arrival, departure, the feed's stop_sequence, the stop or platform id)
+_Call = tuple[int, int | None, int | None, int, str]
+
+
+def _stop_rows(trip_pk: int, calls: list[_Call]) -> Iterator[dict[str, Any]]:
+    for seq, (station_id, arrival, departure, sequence, stop_id) in enumerate(calls):
         yield {
             "trip_id": trip_pk,
             "seq": seq,
             "station_id": station_id,
             "arrival": arrival,
             "departure": departure,
+            "stop_sequence": sequence,
+            "stop_id": stop_id,
         }
 
 

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
-from tipline.locations import codes
-from tipline.locations.models import Placement, Station, Train
+from tipline.accounts import audit
+from tipline.accounts.models import User
+from tipline.locations import codes, regions
+from tipline.locations.models import Placement, PlacementTrain, Station, Train
 
 # The languages a poster and its form can open in; the first is the default.
 LANGUAGES = ("en", "es", "fr")
 
 SPOT_MAX = 200
+# A car that turns around runs as two numbers (5 west, 6 east); a few more for odd cases.
+MAX_TRAIN_NUMBERS = 6
+_NUMBER_SEPARATORS = re.compile(r"[/,;\s]+")
 
 _L = TypeVar("_L", Station, Train)
 
@@ -70,11 +77,19 @@ def find_placement(session: Session, raw_code: str) -> Placement | None:
     code = codes.normalize(raw_code)
     if not codes.is_valid(code):
         return None
-    return session.scalars(
-        select(Placement)
-        .where(Placement.code == code)
-        .options(joinedload(Placement.station), joinedload(Placement.train))
-    ).first()
+    return (
+        session.scalars(
+            select(Placement)
+            .where(Placement.code == code)
+            .options(
+                joinedload(Placement.station),
+                joinedload(Placement.train),
+                joinedload(Placement.numbers),
+            )
+        )
+        .unique()
+        .first()
+    )
 
 
 def get_placement(session: Session, raw_code: str) -> Placement:
@@ -114,26 +129,64 @@ def find_train(session: Session, ref: str) -> Train:
     return _one(matches, ref, "train", lambda t: f"{t.feed}:{t.number} ({t.route_name})")
 
 
+def find_trains(session: Session, refs: str | Sequence[str]) -> list[Train]:
+    """The trains typed as "5/6", "5, 6" or one per item (`FEED:` before the first applies to
+    all), in the order given, each once."""
+    items = [refs] if isinstance(refs, str) else list(refs)
+    found: list[Train] = []
+    for item in items:
+        feed, _, numbers = item.strip().rpartition(":")
+        for number in _NUMBER_SEPARATORS.split(numbers.strip()):
+            if number:
+                train = find_train(session, f"{feed}:{number}" if feed else number)
+                if train not in found:
+                    found.append(train)
+    if not found:
+        raise UnknownLocation("no train number given")
+    return found
+
+
 def add_placement(
     session: Session,
     *,
     station: Station | None = None,
     train: Train | None = None,
+    trains: Sequence[Train] = (),
     spot: str,
     lang: str = LANGUAGES[0],
     now: datetime,
 ) -> Placement:
-    """A new poster at a station or on a train, with a fresh code."""
-    if (station is None) == (train is None):
+    """A new poster at a station, or in a car running as one or more train numbers (cars turn
+    around: the Zephyr's run west as 5 and east as 6), with a fresh code."""
+    numbers = list(dict.fromkeys([*([train] if train is not None else []), *trains]))
+    if (station is None) == (not numbers):
         raise InvalidPlacement("a placement is at exactly one station or on one train")
+    if len(numbers) > MAX_TRAIN_NUMBERS:
+        raise InvalidPlacement(f"a poster rides at most {MAX_TRAIN_NUMBERS} train numbers")
+    if len({t.feed for t in numbers}) > 1:
+        raise InvalidPlacement("the train numbers of one poster must come from one feed")
     spot, lang = _checked(spot, lang)
     (code,) = _fresh_codes(session, 1)
     placement = Placement(
-        code=code, station=station, train=train, spot=spot, lang=lang, created_at=now
+        code=code,
+        station=station,
+        train=numbers[0] if numbers else None,
+        spot=spot,
+        lang=lang,
+        created_at=now,
     )
+    placement.numbers = [
+        PlacementTrain(train=t, train_id=t.id, position=i) for i, t in enumerate(numbers)
+    ]
     session.add(placement)
     session.flush()
     return placement
+
+
+def rides(train: Train) -> ColumnElement[bool]:
+    """Placements riding as this train number, first or not."""
+    others = select(PlacementTrain.placement_id).where(PlacementTrain.train_id == train.id)
+    return or_(Placement.train_id == train.id, Placement.id.in_(others))
 
 
 def add_station_placements(
@@ -171,11 +224,15 @@ def list_placements(
     session: Session, *, station: Station | None = None, train: Train | None = None
 ) -> list[Placement]:
     """Placements, optionally of one station or train, oldest first, locations loaded."""
-    query = select(Placement).options(joinedload(Placement.station), joinedload(Placement.train))
+    query = select(Placement).options(
+        joinedload(Placement.station),
+        joinedload(Placement.train),
+        selectinload(Placement.numbers),
+    )
     if station is not None:
         query = query.where(Placement.station_id == station.id)
     if train is not None:
-        query = query.where(Placement.train_id == train.id)
+        query = query.where(rides(train))
     return list(session.scalars(query.order_by(Placement.id)))
 
 
@@ -190,11 +247,28 @@ def retire_placement(session: Session, raw_code: str, *, now: datetime) -> Place
 
 
 def where(placement: Placement) -> str:
-    """Where a poster hangs, in words: "New York Penn Station (NYP)" or "Train 66"."""
+    """Where a poster hangs, in words: "New York Penn Station (NYP)", "Train 66", or for a car
+    running as several numbers "California Zephyr, 5/6"."""
     if placement.station is not None:
         return f"{placement.station.name} ({placement.station.code})"
     assert placement.train is not None  # the database guarantees exactly one
-    return f"Train {placement.train.number}"
+    trains = placement.trains
+    if len(trains) == 1:
+        return f"Train {placement.train.number}"
+    return train_label(trains)
+
+
+def train_label(trains: Sequence[Train]) -> str:
+    """A car's route and numbers: "California Zephyr, 5/6" (one number: "Train 66")."""
+    if len(trains) == 1:
+        return f"Train {trains[0].number}"
+    routes = list(dict.fromkeys(t.route_name for t in trains))
+    return f"{' / '.join(routes)}, {numbers_of(trains)}"
+
+
+def numbers_of(trains: Sequence[Train]) -> str:
+    """ "5/6": the numbers as travelers and staff see them together."""
+    return "/".join(t.number for t in trains)
 
 
 def _checked(spot: str, lang: str) -> tuple[str, str]:
@@ -236,3 +310,68 @@ def _one(matches: Sequence[_L], ref: str, kind: str, label: Callable[[_L], str])
         f"{kind} {ref.strip()!r} is ambiguous ({len(matches)} matches); type FEED:CODE, "
         f"one of: {choices}"
     )
+
+
+# --- a station's state: the boundaries' answer, and a person's correction --------------------
+
+
+class InvalidState(ValueError):
+    """A state or province code that no region has (or `national`, which is no place)."""
+
+
+def stations_to_check(
+    session: Session, *, border_km: float, feed: str | None = None, everything: bool = False
+) -> list[Station]:
+    """Stations whose state a person should confirm (near a border, outside every boundary, a
+    time zone the region does not use), not yet confirmed unless `everything`; nearest first."""
+    query = select(Station).where(
+        Station.in_feed.is_(True),
+        or_(
+            Station.border_km < border_km,
+            Station.state_note.is_not(None),
+            Station.state_auto.is_(None),
+        ),
+    )
+    if feed:
+        query = query.where(Station.feed == feed)
+    if not everything:
+        query = query.where(Station.state_override.is_(None))
+    found = list(session.scalars(query))
+    return sorted(found, key=lambda st: (st.border_km is None, st.border_km or 0, st.feed, st.code))
+
+
+def set_state(
+    session: Session, station: Station, code: str | None, *, now: datetime, actor: User | None
+) -> Station:
+    """Record a person's state for a station (None: back to the boundaries' answer); kept
+    through re-imports, audited. Tips already sent keep the state they were routed with."""
+    before = station.state
+    if code is None:
+        station.state_override = None
+        station.state = station.state_auto
+        region = regions.find(station.state_auto)
+    else:
+        region = regions.find(code.strip())
+        if region is None or region.country is None:
+            raise InvalidState(
+                f"{code.strip()!r} is not a US state, DC, territory or Canadian province "
+                "(two letters, e.g. NY, QC)"
+            )
+        station.state_override = station.state = region.code
+    station.country = str(region.country) if region and region.country else station.country
+    audit.record(
+        session,
+        action="station.set_state",
+        actor=actor,
+        now=now,
+        target=f"station:{station.feed}:{station.stop_id}",
+        detail={
+            "code": station.code,
+            "from": before,
+            "to": station.state,
+            "boundaries": station.state_auto,
+            "confirmed": code is not None,
+        },
+    )
+    session.flush()
+    return station
