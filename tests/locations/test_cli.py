@@ -168,3 +168,49 @@ def test_placement_errors(invoke: Invoke, session: Session) -> None:
     good = body + codes.check_symbol(body)
     absent = invoke("placements", "retire", good)
     assert absent.exit_code == 1 and "no placement has the code K7Q2-M9X" in absent.output
+
+
+def test_trains_where_text_json_and_bad_input(invoke: Invoke, session: Session) -> None:
+    nyp = factories.station(session)
+    phl = factories.station(session, **factories.PHL)
+    factories.train(session, number="171", stops=[(nyp, None, 8 * 3600), (phl, 9 * 3600, None)])
+    session.commit()
+    text = invoke("trains", "where", "171", "--at", "2026-06-10T12:30:00Z")
+    assert text.exit_code == 0, text.output
+    assert (
+        "Train 171 (Northeast Regional) at 2026-06-10 12:30 UTC: 1 run(s) under way" in text.output
+    )
+    assert "next: Philadelphia 30th Street (PHL, PA) 2026-06-10 13:00 UTC = 09:00 EDT local" in (
+        text.output
+    )
+    report = json.loads(
+        invoke("trains", "where", "171", "--at", "2026-06-10T08:30-04:00", "--json").output
+    )
+    assert report["at"] == "2026-06-10T12:30:00+00:00" and report["under_way"] == 1
+    idle = invoke("trains", "where", "171", "--at", "2026-06-10T20:00:00Z")
+    assert "no run under way" in idle.output and "last to arrive" in idle.output
+    naive = invoke("trains", "where", "171", "--at", "2026-06-10T12:30")
+    assert naive.exit_code == 2 and "has no time zone" in naive.output
+    garbage = invoke("trains", "where", "171", "--at", "tuesday")
+    assert garbage.exit_code == 2 and "is not an ISO-8601 instant" in garbage.output
+    unknown = invoke("trains", "where", "999")
+    assert unknown.exit_code == 1 and "no train '999'" in unknown.output
+
+
+def test_a_placement_on_two_train_numbers(invoke: Invoke, session: Session) -> None:
+    nyp = factories.station(session)
+    factories.train(session, number="5", route="California Zephyr", stops=[(nyp, None, 60)])
+    factories.train(session, number="6", route="California Zephyr", stops=[(nyp, 60, None)])
+    session.commit()
+    added = invoke("placements", "add", "--train", "5", "--train", "6", "--spot", "Car 531")
+    assert added.exit_code == 0 and "California Zephyr, 5/6 · Car 531" in added.output
+    (row,) = json.loads(invoke("placements", "list", "--train", "6", "--json").output)
+    assert (row["train"], row["trains"], row["where"]) == (
+        "5",
+        ["5", "6"],
+        "California Zephyr, 5/6",
+    )
+    same = invoke("placements", "add", "--train", "5/6", "--spot", "Car 532")
+    assert same.exit_code == 0 and "5/6" in same.output
+    mixed = invoke("placements", "add", "--train", "5", "--station", "NYP", "--spot", "x")
+    assert mixed.exit_code == 2

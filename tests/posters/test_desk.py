@@ -559,3 +559,27 @@ def test_days_in_the_chart_are_fixed_choices(admin: FlaskClient, network: Networ
     html = admin.get(f"/staff/posters/{network.nyp[0].code}?days=100000").get_data(as_text=True)
     assert len(re.findall(r"<rect ", html)) == 30
     assert date(2026, 10, 30).isoformat() in html  # the first of 30 days ending on the 28th
+
+
+def test_a_car_that_turns_around_is_added_with_both_numbers(
+    admin: FlaskClient, network: Network, session: Session
+) -> None:
+    factories.train(session, number="67", stops=[])
+    session.commit()
+    token = csrf_token(admin.get("/staff/posters/new").get_data(as_text=True))
+    response = admin.post(
+        "/staff/posters/new",
+        data={
+            "csrf_token": token,
+            "kind": "train",
+            "place": "66/67",
+            "spot": "Car 7",
+            "lang": "en",
+        },
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    pl = session.scalars(select(Placement).where(Placement.spot == "Car 7")).one()
+    assert [t.number for t in pl.trains] == ["66", "67"]
+    page = admin.get(response.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert "Northeast Regional, 66/67" in page

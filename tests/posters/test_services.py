@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.orm import Session
@@ -116,3 +117,17 @@ def test_the_zip_holds_one_single_page_pdf_per_placement_named_by_code(
     for name in archive.namelist():
         pdf = archive.read(name)
         assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") == 1
+
+
+def test_a_poster_riding_two_numbers_shows_the_route_and_both(session: Session) -> None:
+    from tipline.locations.services import add_placement
+
+    nyp = factories.station(session)
+    west = factories.train(session, number="5", route="California Zephyr", stops=[(nyp, None, 60)])
+    east = factories.train(session, number="6", route="California Zephyr", stops=[(nyp, 60, None)])
+    pl = add_placement(session, trains=[west, east], spot="Car 531", now=datetime.now(UTC))
+    session.commit()
+    (by_five,) = select_items(session, public_url=PUBLIC_URL, train="5")
+    (by_six,) = select_items(session, public_url=PUBLIC_URL, train="6")
+    assert by_five.code == by_six.code == pl.code
+    assert by_five.place == "California Zephyr, 5/6"

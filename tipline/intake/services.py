@@ -206,7 +206,7 @@ def submit_tip(
     earlier transaction) to make this transaction start with its write."""
     check_answers(answers)
     if location is None:
-        location = locate(session, placement, now)
+        location = locate(session, placement, now, last_station=answers.last_station)
     code = receipt_code(secret, token)
     values = {
         **location.columns,

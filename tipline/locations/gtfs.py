@@ -220,10 +220,9 @@ class _FeedFiles:
                             f"{name} line {reader.line_num}: contains a NUL character "
                             "(a damaged or binary file?)"
                         )
-                    yield (
-                        reader.line_num,
-                        dict(zip(columns, (v.strip() for v in values), strict=False)),
-                    )
+                    # A short row (a truncated file) reads as empty values, checked like any.
+                    cells = [v.strip() for v in values] + [""] * (len(columns) - len(values))
+                    yield reader.line_num, dict(zip(columns, cells, strict=False))
             except UnicodeDecodeError as exc:
                 line = self._undecodable_line(name)
                 raise FeedError(f"{name} line {line}: not UTF-8 text ({exc.reason})") from exc
@@ -463,7 +462,9 @@ def _parse_routes(
             raise FeedError(f"{file} line {line}: route_type is empty")
         name = row.get("route_long_name") or row.get("route_short_name") or route_id
         agency = row.get("agency_id", "")
-        zone = agency_zones.get(agency) or only
+        zone = agency_zones.get(agency)
+        if zone is None and (not agency or set(agency_zones) == {""}):
+            zone = only  # one agency: routes need not name it (and it may have no id)
         if agency_zones and zone is None:
             raise FeedError(
                 f"{file} line {line}: agency_id {agency!r} is not in agency.txt"

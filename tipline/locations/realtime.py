@@ -324,7 +324,7 @@ def _date(text: str) -> date | None:
 def poll_once(app: Flask, *, fetcher: Fetch = fetch, force: bool = False) -> list[PollResult]:
     """Poll every feed whose turn has come (all of them with `force`); store fresh delays."""
     settings = get_settings(app)
-    now = utcnow()
+    now = _now(app)
     with session_scope(app) as session:
         due = [
             (row.feed, row.url)
@@ -352,7 +352,7 @@ def _claim(app: Flask, feed: str, now: datetime, interval: float, force: bool) -
 
 def _poll(app: Flask, feed: str, url: str, fetcher: Fetch) -> PollResult:
     settings = get_settings(app)
-    fetched_at = utcnow()
+    fetched_at = _now(app)
     try:
         body = fetcher(url, settings.realtime_timeout_seconds, settings.realtime_max_bytes)
         parsed = parse(body, fetched_at)
@@ -386,6 +386,12 @@ def _poll(app: Flask, feed: str, url: str, fetcher: Fetch) -> PollResult:
             )
         )
     return PollResult(feed, len(rows), None)
+
+
+def _now(app: Flask) -> datetime:
+    """The app's clock (tests set app.config["CLOCK"]), else the real one."""
+    custom: Callable[[], datetime] | None = app.config.get("CLOCK")
+    return custom() if custom is not None else utcnow()
 
 
 def _record(app: Flask, feed: str, at: datetime, *, error: str) -> None:

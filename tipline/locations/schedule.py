@@ -5,11 +5,13 @@ as GTFS says (in the agency's time zone) and, when fresh, by realtime delays."""
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -24,8 +26,11 @@ from tipline.locations.models import (
 )
 from tipline.locations.realtime import Delays, TripDelay
 
+log = logging.getLogger(__name__)
+
 ADDED, REMOVED = 1, 2  # GTFS calendar_dates exception_type
 DAY = 86_400
+_STATUS_WORDS = {"under_way": "under way", "next": "next to leave", "last": "last to arrive"}
 # How many stations before a run's last stop the traveler is also offered: a late train has
 # not reached its scheduled last stop yet.
 EARLIER_STOPS = 2
@@ -52,7 +57,7 @@ class StopCall:
 
     def local(self) -> datetime:
         """The time as the station's clocks show it."""
-        return self.time.astimezone(ZoneInfo(self.timezone))
+        return self.time.astimezone(zone(self.timezone))
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON and the tip's snapshot."""
@@ -62,6 +67,7 @@ class StopCall:
             "state": self.state,
             "time": self.time.isoformat(),
             "local_time": self.local().isoformat(),
+            "clock": self.local().strftime("%a %H:%M %Z"),  # "Wed 11:22 MST", as shown to staff
             "timezone": self.timezone,
             "scheduled": self.scheduled.isoformat(),
         }
@@ -120,6 +126,7 @@ class Run:
         """Plain data for `trains where --json` and the tip's snapshot."""
         return {
             "status": str(self.status),
+            "status_text": _STATUS_WORDS[str(self.status)],
             "train": self.train_number,
             "feed": self.feed,
             "trip_id": self.trip_id,
@@ -184,7 +191,18 @@ def runs_on(calendar: ServiceCalendar | None, exceptions: dict[date, int], day: 
 
 def trip_zone(trip: Trip) -> ZoneInfo:
     """The zone a trip's stop times count in: its agency's (first stop's for old imports)."""
-    return ZoneInfo(trip.timezone or trip.stops[0].station.timezone)
+    return zone(trip.timezone or trip.stops[0].station.timezone)
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    """An IANA zone; UTC (logged) for a name the system does not know. Imports refuse such
+    names, but a row written before they did must not turn every tip on a train into a 500."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        log.warning("unknown time zone %r in the schedule; reading it as UTC", name[:64])
+        return ZoneInfo("UTC")
 
 
 def load_trips(session: Session, trains: Sequence[Train]) -> list[Trip]:
@@ -396,9 +414,6 @@ def _stop(stop: TripStop, time: datetime, scheduled: datetime) -> StopCall:
         time=time,
         scheduled=scheduled,
     )
-
-
-_STATUS_WORDS = {"under_way": "under way", "next": "next to leave", "last": "last to arrive"}
 
 
 def describe(run: dict[str, Any]) -> str:

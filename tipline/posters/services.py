@@ -12,7 +12,7 @@ import zipfile
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tipline.locations import services as locations
 from tipline.locations.codes import display
@@ -69,7 +69,7 @@ def select_items(
             empty = f"{_station_title(where)} has no active placements"
         elif train is not None:
             on = locations.find_train(session, train)
-            query = query.where(Placement.train_id == on.id)
+            query = query.where(locations.rides(on))
             empty = f"{_train_title(on)} has no active placements"
         else:
             empty = "there are no active placements"
@@ -78,7 +78,11 @@ def select_items(
             raise
         raise SelectionError(str(exc)) from exc
     found_all = session.scalars(
-        query.options(joinedload(Placement.station), joinedload(Placement.train))
+        query.options(
+            joinedload(Placement.station),
+            joinedload(Placement.train),
+            selectinload(Placement.numbers),
+        )
     ).all()
     if not found_all:
         raise EmptySelection(f"{empty}; add one with `tipline placements add`")
@@ -107,7 +111,9 @@ def _item(placement: Placement, public_url: str) -> PosterItem:
         group = f"station:{placement.station.id}"
     else:
         assert placement.train is not None  # the database guarantees exactly one
-        title = _train_title(placement.train)
+        trains = placement.trains
+        # A car that turns around: "California Zephyr, 5/6".
+        title = _train_title(placement.train) if len(trains) == 1 else locations.where(placement)
         group = f"train:{placement.train.id}"
     return PosterItem(
         code=placement.code,

@@ -115,11 +115,12 @@ def add_placement() -> Response | tuple[str, int]:
             station = (
                 locations.find_station(db.session, place) if form.kind.data == "station" else None
             )
-            train = locations.find_train(db.session, place) if form.kind.data == "train" else None
+            # "5/6": a car that turns around rides as both numbers.
+            trains = locations.find_trains(db.session, place) if form.kind.data == "train" else []
             pl = locations.add_placement(
                 db.session,
                 station=station,
-                train=train,
+                trains=trains,
                 spot=form.spot.data or "",
                 lang=form.lang.data,
                 now=now,
