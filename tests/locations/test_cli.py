@@ -214,3 +214,14 @@ def test_a_placement_on_two_train_numbers(invoke: Invoke, session: Session) -> N
     assert same.exit_code == 0 and "5/6" in same.output
     mixed = invoke("placements", "add", "--train", "5", "--station", "NYP", "--spot", "x")
     assert mixed.exit_code == 2
+
+
+def test_trains_where_refuses_instants_no_timetable_reaches(
+    invoke: Invoke, session: Session
+) -> None:
+    nyp = factories.station(session)
+    factories.train(session, number="171", stops=[(nyp, None, 60)])
+    session.commit()
+    for far in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"):
+        result = invoke("trains", "where", "171", "--at", far)
+        assert result.exit_code == 2 and "too far from any timetable" in result.output, far

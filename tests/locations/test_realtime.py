@@ -345,3 +345,18 @@ def test_the_web_process_starts_its_poller_only_when_asked(_migrated: str, tmp_p
         realtime.stop_inline_poller(busy)
         for made in (quiet, busy):
             Database.engine(made).dispose()
+
+
+def test_nonsense_dates_and_delays_are_ignored(
+    app: Flask, session: Session, served: Feed, clock: Clock, invoke: Callable[..., Result]
+) -> None:
+    day_train(session)
+    invoke("gtfs", "realtime", "set", "test", served.url)
+    served.body = message(
+        ("171-daily", "20261345", [(None, "NWK", 600)]),  # no such date
+        ("171-daily", "20260610", [(None, "NWK", 10**9)]),  # 31 years late
+    )
+    (result,) = realtime.poll_once(app)
+    assert result.error is None and result.trips == 1
+    (run,) = where(invoke)["runs"]  # type: ignore[misc]
+    assert run["timing"] == "scheduled"

@@ -337,3 +337,44 @@ def test_export_csv_and_json_of_the_filtered_queue_audited(
     ]
     assert exports == [("csv", {}, 2), ("json", {"priority": "1"}, 1)]
     assert login("ny_viewer").get("/staff/export.csv").status_code == 403
+
+
+def test_the_tip_page_lists_every_run_and_the_travelers_answer(
+    session: Session, login: Callable[[str], FlaskClient]
+) -> None:
+    from tipline.locations.schedule import train_runs
+
+    nyp = factories.station(session)
+    nwk = factories.station(session, **factories.NWK)
+    phl = factories.station(session, **factories.PHL)
+    hour = 3600
+    train = factories.train(
+        session,
+        number="5",
+        stops=[(nyp, None, 10 * hour), (nwk, 30 * hour, 30 * hour), (phl, 40 * hour, None)],
+    )
+    runs = train_runs(session, [train], datetime(2026, 6, 15, 16, tzinfo=UTC))
+    assert len(runs) == 2
+    tip = factories.tip(
+        session,
+        jurisdictions=["NY", "NJ", "PA"],
+        location_kind="train",
+        station_code=None,
+        station_name=None,
+        train_number="5/6",
+        route_name="Northeast Regional",
+        train_runs=[run.as_dict() for run in runs],
+        traveler_last_stop_code="NWK",
+        traveler_last_stop_name="Newark Penn Station",
+        train_moving=True,
+    )
+    session.commit()
+    html = login("ny_triager").get(f"/staff/tips/{tip.id}").get_data(as_text=True)
+    for text in (
+        "the train last left <strong>Newark Penn Station (NWK)</strong>",
+        "Train 5, run of 2026-06-14, under way: Newark Penn Station (NWK, NJ) Mon 06:00 EDT",
+        "Philadelphia 30th Street (PHL, PA) Mon 16:00 EDT",
+        "Train 5, run of 2026-06-15, under way: New York Penn Station (NYP, NY) Mon 10:00 EDT",
+        "· scheduled",
+    ):
+        assert text in html, text

@@ -459,6 +459,8 @@ def _instant(text: str | None) -> datetime:
         raise click.BadParameter(
             f"{text!r} has no time zone: add Z (UTC) or an offset like -05:00", param_hint="--at"
         )
+    if not 1970 <= moment.year <= 2200:
+        raise click.BadParameter(f"{text!r} is too far from any timetable", param_hint="--at")
     return moment.astimezone(UTC)
 
 

@@ -705,15 +705,20 @@ def _write_stations(session: Session, parsed: _Parsed, report: ImportReport) -> 
         report.stations_unchanged,
         report.stations_dropped,
     ) = counts
+    # A correction committed while this import ran (after `existing` was read) still wins: read
+    # the overrides again in a fresh statement, which sees what others have committed.
+    for station_id, override in session.execute(
+        select(Station.id, Station.state_override).where(
+            Station.feed == parsed.name, Station.state_override.is_not(None)
+        )
+    ):
+        session.execute(
+            update(Station)
+            .where(Station.id == station_id)
+            .values(state=override, country=str(regions.country_of(override)))
+        )
     rows = session.execute(select(Station.stop_id, Station.id).where(Station.feed == parsed.name))
     return {stop_id: station_id for stop_id, station_id in rows}
-
-
-def needs_check(station: Station, border_km: float) -> bool:
-    """Whether a person should confirm a station's state: near a border, outside every
-    boundary, in no region, or a time zone its region does not use."""
-    near = station.border_km is not None and station.border_km < border_km
-    return near or station.state_note is not None or station.state_auto is None
 
 
 def _write_trains(session: Session, parsed: _Parsed, report: ImportReport) -> dict[str, int]:

@@ -59,11 +59,6 @@ class Train(Base):
     )
     placements: Mapped[list[Placement]] = relationship(back_populates="train")
 
-    @property
-    def label(self) -> str:
-        """How travelers and staff name it: "Train 66"."""
-        return f"Train {self.number}"
-
 
 class ServiceCalendar(Base):
     """A GTFS service_id's weekly pattern and date range (calendar.txt)."""

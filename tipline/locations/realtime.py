@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 _CANCELED = 3
 # StopTimeUpdate.ScheduleRelationship: SKIPPED (1) and NO_DATA (2) carry no times.
 _NO_TIMES = (1, 2)
+# No train is two days late or early: a larger delay is a producer's error, ignored.
+MAX_DELAY = 2 * 86_400
 
 
 class RealtimeError(ValueError):
@@ -121,11 +123,11 @@ def _call_index(update: StopDelay, calls: Sequence[CallKey]) -> int | None:
 
 
 def _seconds(delay: int | None, when: int | None, scheduled: datetime) -> int | None:
-    if delay is not None:
-        return delay
-    if when is not None:
-        return round(when - scheduled.timestamp())
-    return None
+    if delay is None and when is not None:
+        delay = round(when - scheduled.timestamp())
+    if delay is None or abs(delay) > MAX_DELAY:
+        return None
+    return delay
 
 
 class Delays:
@@ -276,6 +278,8 @@ def parse(body: bytes, fetched_at: datetime) -> Parsed:
         if not descriptor.trip_id or descriptor.schedule_relationship == _CANCELED:
             continue
         start = _date(descriptor.start_date) if descriptor.HasField("start_date") else None
+        if descriptor.HasField("start_date") and start is None:
+            continue  # a date that is no date: which run it means is unknown
         stops = tuple(
             StopDelay(
                 stop_sequence=s.stop_sequence if s.HasField("stop_sequence") else None,
@@ -289,6 +293,8 @@ def parse(body: bytes, fetched_at: datetime) -> Parsed:
             if s.schedule_relationship not in _NO_TIMES
         )
         delay = update.delay if update.HasField("delay") else None
+        if delay is not None and abs(delay) > MAX_DELAY:
+            delay = None
         observed = _when(update.timestamp, fetched_at) if update.HasField("timestamp") else None
         observed = observed or header_time or fetched_at
         trips.append((descriptor.trip_id[:128], start, TripDelay(stops, delay, observed)))

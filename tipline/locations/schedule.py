@@ -113,15 +113,6 @@ class Run:
             return f"{minutes} min late, realtime"
         return f"{-minutes} min early, realtime"
 
-    def label(self) -> str:
-        """One line for people: "Chicago (CHI) → Naperville (NPV)"."""
-        first = self.last or self.origin
-        second = self.next or self.destination
-        return (
-            f"{first.station_name} ({first.station_code}) → "
-            f"{second.station_name} ({second.station_code})"
-        )
-
     def as_dict(self) -> dict[str, Any]:
         """Plain data for `trains where --json` and the tip's snapshot."""
         return {
