@@ -360,3 +360,25 @@ def test_nonsense_dates_and_delays_are_ignored(
     assert result.error is None and result.trips == 1
     (run,) = where(invoke)["runs"]  # type: ignore[misc]
     assert run["timing"] == "scheduled"
+
+
+def test_a_tip_is_taken_whatever_the_feed_sent(
+    app: Flask, session: Session, served: Feed, clock: Clock, invoke: Callable[..., Result]
+) -> None:
+    from tests.intake.conftest import post_tip
+
+    train = day_train(session)
+    pl = factories.placement(session, train=train, spot="Car 2")
+    session.commit()
+    invoke("gtfs", "realtime", "set", "test", served.url)
+    client = app.test_client()
+    for body in (
+        b"",
+        b"\xff\xfe garbage",
+        message(),
+        message(("171-daily", None, [(None, "NWK", 60)])),
+    ):
+        served.body = body
+        realtime.poll_once(app, force=True)
+        status, page = post_tip(client, f"/T/{pl.code}", details="He holds her passport")
+        assert status == 200, page
