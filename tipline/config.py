@@ -109,7 +109,20 @@ class Settings:
     )
     # Tips accepted per client / per poster in a window ("count/seconds"; 0 turns a limit off).
     tip_limit_per_client: Rate = setting(Rate(10, 600), "tips per client per window")
-    tip_limit_per_placement: Rate = setting(Rate(30, 600), "tips per poster per window")
+    # A poster over its threshold still takes tips from other clients, flagged as a burst.
+    tip_limit_per_placement: Rate = setting(
+        Rate(30, 600), "tips per poster per window before further tips are flagged as a burst"
+    )
+    # How many reverse proxies in front of the app may be trusted to set X-Forwarded-For and
+    # -Proto; with 0 those headers are ignored, as a client could forge them.
+    proxy_hops: int = setting(
+        0, "trusted reverse proxies in front of the app (ProxyFix)", minimum=0
+    )
+    # The photo feature will raise this for the form POST only (3 photos of 10 MB); every other
+    # request keeps the small bound.
+    max_request_bytes: int = setting(
+        1_000_000, "largest request body accepted; larger gets a calm 413 page", minimum=16_384
+    )
     poster_cache_seconds: float = setting(
         30.0, "how long a worker caches a poster's lookup", minimum=0
     )
@@ -325,6 +338,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> Setti
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = settings.public_url.startswith("https://")
+    # Werkzeug refuses a larger body with 413 before parsing it; a view that needs more (the
+    # form's photos) sets request.max_content_length for itself.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     # Tokens expire with the form: a traveler on a slow connection gets 2 hours to type.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 7200)
     return settings

@@ -34,6 +34,9 @@ LIMITER = "tipline.limiter"
 # The salt outlives any window we count in (the longest is an hour), so counters stay exact
 # within a day; at each change every counter starts again from zero.
 SALT_SECONDS = 24 * 3600
+# A Redis that is down or unreachable must fail a hit within a second (callers then choose
+# fail-open or fail-closed), never hold a request for the TCP timeout.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
 
 
 class LimiterUnavailable(RuntimeError):
@@ -55,7 +58,7 @@ class Limiter:
         self.shared = bool(redis_url)
         self.prefix = prefix
         self._storage: Storage = (
-            storage_from_string(redis_url) if redis_url else MemoryStorage()  # type: ignore[assignment]
+            storage_from_string(redis_url, **REDIS_TIMEOUTS) if redis_url else MemoryStorage()  # type: ignore[assignment]
         )
         self._strategy = SlidingWindowCounterRateLimiter(self._storage)
         self._lock = threading.Lock()

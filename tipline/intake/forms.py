@@ -10,8 +10,10 @@ from werkzeug.datastructures import MultiDict
 
 from tipline.intake.models import Indicator
 from tipline.intake.services import MAX_PEOPLE, TEXT_LIMITS, TipAnswers
+from tipline.intake.text import clean, parse_count
 
 TEXT_FIELDS = tuple(TEXT_LIMITS)
+MULTILINE = frozenset({"descriptions", "details"})
 HONEYPOT = "website"
 
 
@@ -34,11 +36,13 @@ class TipForm:
 
     @classmethod
     def read(cls, data: MultiDict[str, str]) -> TipForm:
-        """Take the submitted values as they were typed (line ends normalised)."""
+        """Take the submitted values as typed, cleaned (text.clean) but never cut short."""
         known = {str(i) for i in Indicator}
         return cls(
-            text={name: _clean(data.get(name, "")) for name in TEXT_FIELDS},
-            people=data.get("people", "").strip(),
+            text={
+                name: clean(data.get(name, ""), multiline=name in MULTILINE) for name in TEXT_FIELDS
+            },
+            people=clean(data.get("people", "")).strip(),
             indicators=[i for i in data.getlist("indicator") if i in known],
             now=data.get("now", "") if data.get("now", "") in ("yes", "no") else "",
             consent=data.get("consent", "") == "yes",
@@ -52,7 +56,8 @@ class TipForm:
             length = len(self.text.get(name, "").strip())
             if length > limit:
                 self.errors[name] = ("err_too_long", {"max": limit, "count": length})
-        if self.people and not (self.people.isdigit() and 1 <= int(self.people) <= MAX_PEOPLE):
+        count = parse_count(self.people)
+        if self.people and not (count is not None and 1 <= count <= MAX_PEOPLE):
             self.errors["people"] = ("err_people", {})
         said = ("when_text", "descriptions", "details")
         if not (self.indicators or self.now or self.people or any(self.text.get(n) for n in said)):
@@ -69,7 +74,7 @@ class TipForm:
             where_text=value["where_text"],
             car=value["car"],
             direction=value["direction"],
-            people_count=int(self.people) if self.people else None,
+            people_count=parse_count(self.people),
             descriptions=value["descriptions"],
             details=value["details"] or "",
             contact=value["contact"],
@@ -84,8 +89,3 @@ class TipForm:
 def honeypot_filled(data: Mapping[str, str]) -> bool:
     """True when the field hidden from people was filled in: a bot, not a traveler."""
     return bool(data.get(HONEYPOT, "").strip())
-
-
-def _clean(value: str) -> str:
-    # Browsers send CRLF; the 4,000-character limit counts a line break once, as the page does.
-    return value.replace("\r\n", "\n").replace("\r", "\n")

@@ -1,66 +1,101 @@
-"""Short-lived tip limits per client and per placement, kept in process memory only."""
+"""Tip limits on the shared limiter: per client a hard stop, per poster a burst flag.
+
+A flood must never silence a poster (PRODUCT.md §6): the per-client limit is the only one that
+refuses a tip. Beyond a poster's burst threshold, tips from other clients are still taken and
+marked as part of a burst, so staff see them together and the poster desk shows the burst.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
+import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable
+from dataclasses import dataclass
 
 from tipline.config import Rate
+from tipline.limiter import Limiter, LimiterUnavailable
+
+log = logging.getLogger(__name__)
+
+# After the shared storage fails, this process counts in its own memory for this long before
+# asking the storage again, so a dead Redis costs one timeout per worker per period, not one
+# per tip.
+RETRY_SHARED_SECONDS = 15.0
+REPORT_BUCKET = "report"  # /report, with no code at all
 
 
-class RateLimiter:
-    """Sliding-window counters per key; client addresses enter only as salted hashes.
+@dataclass(frozen=True)
+class Admission:
+    """Whether a tip may be stored, and whether it arrived in a burst at its poster."""
 
-    The salt is random per process and never leaves memory, so nothing here could link a
-    tip to an address even if memory were dumped after a restart.
+    allowed: bool
+    burst: bool = False
+    retry_after: float = 0.0  # seconds until this client may send again (when refused)
+
+
+def poster_bucket(poster_code: str | None, typed_code: str | None) -> str:
+    """The burst bucket of a tip: its poster, the unknown code it was sent to, or /report.
+
+    Unknown codes each count on their own: a flood at one made-up code (a fake sticker) says
+    nothing about a traveler who mistyped another code elsewhere in the country.
+    """
+    if poster_code:
+        return "poster:" + poster_code
+    if typed_code:
+        return "code:" + typed_code
+    return REPORT_BUCKET
+
+
+class TipLimits:
+    """Counts tips per client (refuses beyond the limit) and per poster (flags a burst).
+
+    Fail-open by design: a tip must never be lost because Redis is down, so when the shared
+    storage fails each process falls back to counting in its own memory (the flooder is still
+    stopped, at worst at limit x workers) and retries the shared storage after
+    RETRY_SHARED_SECONDS. Nothing here ever refuses a tip because counting failed.
     """
 
-    def __init__(self, per_client: Rate, per_placement: Rate) -> None:
-        self.per_client = per_client
-        self.per_placement = per_placement
-        self._salt = secrets.token_bytes(16)
-        self._hits: dict[str, deque[float]] = {}
+    def __init__(self, shared: Limiter) -> None:
+        self.shared = shared
+        # Exact for one process; used alone without Redis, and as the fallback with it.
+        self._local = shared if not shared.shared else Limiter()
         self._lock = threading.Lock()
-        self._calls = 0
+        self._shared_down_until = 0.0
 
-    def client_key(self, address: str | None) -> str:
-        """A short keyed hash of a client address, meaningless outside this process."""
-        digest = hmac.new(self._salt, (address or "").encode(), hashlib.sha256).hexdigest()
-        return "c:" + digest[:32]
+    def admit(
+        self, address: str | None, bucket: str, *, per_client: Rate, per_poster: Rate
+    ) -> Admission:
+        """Count one tip from `address` at `bucket`; refuse only over the per-client limit."""
+        limiter = self._limiter()
+        try:
+            return self._count(limiter, address, bucket, per_client, per_poster)
+        except LimiterUnavailable as exc:
+            if limiter is self._local:  # memory never fails; never refuse for counting
+                raise
+            with self._lock:
+                self._shared_down_until = time.monotonic() + RETRY_SHARED_SECONDS
+            # The error names the storage, never a client: safe to log.
+            log.warning(
+                "shared tip limits unavailable (%s); counting in this process for %.0f s",
+                type(exc).__name__,
+                RETRY_SHARED_SECONDS,
+            )
+            return self._count(self._local, address, bucket, per_client, per_poster)
 
-    def allow(self, address: str | None, placement_key: str, now: float | None = None) -> bool:
-        """Count one tip if both limits allow it; False (and nothing counted) if over."""
-        now = time.monotonic() if now is None else now
-        checks = [
-            (self.client_key(address), self.per_client),
-            ("p:" + placement_key, self.per_placement),
-        ]
-        checks = [(key, limit) for key, limit in checks if limit.count]
+    def _limiter(self) -> Limiter:
         with self._lock:
-            self._calls += 1
-            if self._calls % 1000 == 0:
-                self._forget_idle(now)
-            for key, limit in checks:
-                hits = self._window(key, limit, now)
-                if len(hits) >= limit.count:
-                    return False
-            for key, _limit in checks:
-                self._hits.setdefault(key, deque()).append(now)
-        return True
+            shared_ok = time.monotonic() >= self._shared_down_until
+        return self.shared if shared_ok else self._local
 
-    def _window(self, key: str, limit: Rate, now: float) -> deque[float]:
-        hits = self._hits.get(key, deque())
-        while hits and hits[0] <= now - limit.seconds:
-            hits.popleft()
-        return hits
-
-    def _forget_idle(self, now: float) -> None:
-        longest = max(self.per_client.seconds, self.per_placement.seconds)
-        idle: Iterable[str] = [k for k, h in self._hits.items() if not h or h[-1] <= now - longest]
-        for key in idle:
-            del self._hits[key]
+    @staticmethod
+    def _count(
+        limiter: Limiter, address: str | None, bucket: str, per_client: Rate, per_poster: Rate
+    ) -> Admission:
+        # No address at all (a unix socket without TIPLINE_PROXY_HOPS) would put every traveler
+        # in one client bucket and let one flooder stop the country: count no client then.
+        if address:
+            verdict = limiter.hit(per_client, "tip", "client", limiter.fingerprint(address))
+            if not verdict.allowed:
+                return Admission(False, retry_after=verdict.retry_after)
+        burst = not limiter.hit(per_poster, "tip", bucket).allowed
+        return Admission(True, burst=burst)

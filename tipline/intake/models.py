@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.db import Base, intpk
@@ -174,6 +174,9 @@ class Tip(Base):
     details: Mapped[str] = mapped_column(Text, default="")
     contact: Mapped[str | None] = mapped_column(String(300))
     consent_forward: Mapped[bool] = mapped_column(default=False)
+    # Sent while its poster was over its burst threshold (TIP_LIMIT_PER_PLACEMENT): still
+    # stored, flagged so staff see a flood's tips together.
+    in_burst: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     # --- handling
     priority: Mapped[Priority] = mapped_column(Integer)

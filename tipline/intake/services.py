@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -200,10 +200,12 @@ def submit_tip(
     now: datetime,
     secret: str,
     location: Location | None = None,
+    in_burst: bool = False,
 ) -> Receipt:
     """Store a tip with its location snapshot, routing and priority; the same token twice
     stores one tip and returns the same receipt. Pass `location` (from `locate`, read in an
-    earlier transaction) to make this transaction start with its write."""
+    earlier transaction) to make this transaction start with its write; `in_burst` when it came
+    while its poster was over its burst threshold."""
     check_answers(answers)
     if location is None:
         location = locate(session, placement, now, last_station=answers.last_station)
@@ -217,6 +219,7 @@ def submit_tip(
         "lang": answers.lang,
         "priority": priority_of(answers, moving=location.moving),
         "typed_place": answers.typed_place,
+        "in_burst": in_burst,
     }
     if location.columns["location_kind"] == LocationKind.UNKNOWN and answers.typed_code:
         values["placement_code"] = answers.typed_code[:16]
@@ -240,6 +243,35 @@ def submit_tip(
             raise
         return Receipt(code=code, tip_id=existing)
     return Receipt(code=code, tip_id=tip_id)
+
+
+def stored_receipt(session: Session, *, token: str, secret: str) -> Receipt | None:
+    """The receipt of the tip already stored under this form token, if there is one."""
+    tip_id = session.scalar(select(Tip.id).where(Tip.submission_token == _token_key(token)))
+    return None if tip_id is None else Receipt(code=receipt_code(secret, token), tip_id=tip_id)
+
+
+@dataclass(frozen=True)
+class Burst:
+    """Tips a poster took while over its burst threshold: how many, first and last."""
+
+    count: int
+    first: datetime
+    last: datetime
+
+
+def bursts(session: Session, placement_ids: Iterable[int], *, since: datetime) -> dict[int, Burst]:
+    """Burst-flagged tips per placement received at or after `since` (placements with none
+    are left out)."""
+    ids = list(placement_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Tip.placement_id, func.count(), func.min(Tip.received_at), func.max(Tip.received_at))
+        .where(Tip.placement_id.in_(ids), Tip.received_at >= since, Tip.in_burst)
+        .group_by(Tip.placement_id)
+    )
+    return {pid: Burst(count, first, last) for pid, count, first, last in rows if pid is not None}
 
 
 def _answer_columns(answers: TipAnswers) -> dict[str, Any]:
@@ -340,6 +372,7 @@ EXPORT_FIELDS = (
     "details",
     "contact",
     "consent_forward",
+    "in_burst",
 )
 
 

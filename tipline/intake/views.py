@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -37,11 +38,19 @@ from tipline.db import Database, db, utcnow
 from tipline.intake import tokens
 from tipline.intake.forms import TipForm, honeypot_filled
 from tipline.intake.i18n import LANGUAGES, catalog, choose
-from tipline.intake.limits import RateLimiter
+from tipline.intake.limits import Admission, TipLimits, poster_bucket
 from tipline.intake.lookup import Poster, PosterCache
 from tipline.intake.models import INDICATOR_GROUPS
 from tipline.intake.scans import ScanCounter
-from tipline.intake.services import last_station_choices, locate, receipt_code, submit_tip
+from tipline.intake.services import (
+    last_station_choices,
+    locate,
+    receipt_code,
+    stored_receipt,
+    submit_tip,
+)
+from tipline.intake.text import clean
+from tipline.limiter import get_limiter
 from tipline.locations.codes import display, normalize
 
 log = logging.getLogger(__name__)
@@ -67,9 +76,7 @@ def _setup(state: BlueprintSetupState) -> None:
     settings = get_settings(app)
     app.extensions[SCANS] = ScanCounter(Database.engine(app), settings.scan_flush_seconds)
     app.extensions[POSTERS] = PosterCache(settings.poster_cache_seconds)
-    app.extensions[LIMITS] = RateLimiter(
-        settings.tip_limit_per_client, settings.tip_limit_per_placement
-    )
+    app.extensions[LIMITS] = TipLimits(get_limiter(app))
 
 
 @dataclass(frozen=True)
@@ -88,15 +95,16 @@ class Place:
             return cls(None, None, 200, "no_code")
         poster = current_app.extensions[POSTERS].get(lambda: db.session, code)
         if poster is None:
-            return cls(None, normalize(code)[:16], 404, "unknown_code")
+            # Kept on the tip as a fake sticker's trace: cleaned like any typed text.
+            return cls(None, clean(normalize(code))[:16], 404, "unknown_code")
         if not poster.active:
             return cls(poster, None, 410, "retired")
         return cls(poster, None, 200, None)
 
     @property
-    def limit_key(self) -> str:
-        # Unknown codes share one bucket: a flood of made-up codes is still one flood.
-        return self.poster.code if self.poster else "unknown"
+    def bucket(self) -> str:
+        """Where this tip counts towards a burst (limits.poster_bucket)."""
+        return poster_bucket(self.poster.code if self.poster else None, self.typed_code)
 
 
 @bp.get("/")
@@ -150,14 +158,40 @@ def _submit(place: Place, lang: str) -> Response:
         return _form_page(place, lang, tip_form, tokens.mint(_secret()), 400)
     if not tip_form.validate():
         return _form_page(place, lang, tip_form, signed, 400)
-    limiter: RateLimiter = current_app.extensions[LIMITS]
-    if not limiter.allow(request.remote_addr, place.limit_key):
-        tip_form.errors = {"form": ("err_limited", {})}
-        return _form_page(place, lang, tip_form, signed, 429)
-    return _store(place, lang, tip_form, token, signed)
+    admission = _admit(place)
+    if not admission.allowed:
+        return _limited(place, lang, tip_form, token, signed, admission)
+    return _store(place, lang, tip_form, token, signed, in_burst=admission.burst)
 
 
-def _store(place: Place, lang: str, tip_form: TipForm, token: str, signed: str) -> Response:
+def _admit(place: Place) -> Admission:
+    settings = get_settings()
+    limits: TipLimits = current_app.extensions[LIMITS]
+    return limits.admit(
+        request.remote_addr,
+        place.bucket,
+        per_client=settings.tip_limit_per_client,
+        per_poster=settings.tip_limit_per_placement,
+    )
+
+
+def _limited(
+    place: Place, lang: str, tip_form: TipForm, token: str, signed: str, admission: Admission
+) -> Response:
+    # A retry of a tip that was stored (its answer lost on a flaky connection) still gets its
+    # receipt, however many tips this client sent.
+    stored = stored_receipt(db.session, token=token, secret=_secret())
+    if stored is not None:
+        return _thanks(lang, stored.code)
+    tip_form.errors = {"form": ("err_limited", {})}
+    response = _form_page(place, lang, tip_form, signed, 429)
+    response.headers["Retry-After"] = str(max(1, math.ceil(admission.retry_after)))
+    return response
+
+
+def _store(
+    place: Place, lang: str, tip_form: TipForm, token: str, signed: str, *, in_burst: bool
+) -> Response:
     now = utcnow()
     location = locate(
         db.session,
@@ -179,6 +213,7 @@ def _store(place: Place, lang: str, tip_form: TipForm, token: str, signed: str) 
             now=now,
             secret=_secret(),
             location=location,
+            in_burst=in_burst,
         )
         db.session.commit()
     except SQLAlchemyError as exc:
@@ -260,6 +295,21 @@ def _count_scan(poster: Poster) -> None:
 def not_found(_error: Exception) -> Response:
     """A missing page is never a dead end: it offers the form without a code."""
     return _page("errors/404.html", lang=_lang(), status=404)
+
+
+@bp.app_errorhandler(413)
+def too_large(_error: Exception) -> Response:
+    """A body over MAX_REQUEST_BYTES: a calm page that still gives 911 and the hotline."""
+    # The body was refused unread, so the language comes from the URL or the browser only.
+    wanted = request.args.get("lang")
+    lang = wanted if wanted in LANGUAGES else choose(accepted=request.accept_languages.values())
+    return _page("errors/413.html", lang=lang, status=413)
+
+
+@bp.get("/too-large", endpoint="too_large")
+def too_large_page() -> Response:
+    """The same page for a proxy that refused the body itself (nginx's error_page)."""
+    return too_large(Exception())
 
 
 @bp.app_errorhandler(500)
