@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -21,6 +22,7 @@ from tipline.accounts.auth import clock, current_user, staff_required
 from tipline.accounts.models import Role
 from tipline.config import get_settings
 from tipline.db import db
+from tipline.intake.services import bursts
 from tipline.locations import services as locations
 from tipline.locations.codes import display
 from tipline.locations.models import Placement
@@ -99,6 +101,7 @@ def desk_page() -> str:
         rules=rules,
         attention=health.needs_attention(db.session, now=now, rules=rules),
         scans=health.scans_in_last(db.session, ids, now=now, days=7),
+        bursts=bursts(db.session, ids, since=now - timedelta(days=7)),
         health=health.assess(db.session, now=now, rules=rules, placement_ids=ids),
     )
 
@@ -168,7 +171,14 @@ def placement_page(code: str) -> str:
         url=locations.qr_url(get_settings().public_url, pl.code),
         series=health.daily_scans(db.session, pl.id, now=now, days=days),
         health=health.assess(db.session, now=now, rules=rules, placement_ids=[pl.id])[pl.id],
+        burst=bursts(db.session, [pl.id], since=now - timedelta(days=days)).get(pl.id),
+        burst_rate=_burst_rate(),
     )
+
+
+def _burst_rate() -> str:
+    rate = get_settings().tip_limit_per_placement
+    return f"{rate.count} tips in {rate.seconds / 60:g} min" if not rate.off else "off"
 
 
 @bp.route("/staff/posters/<code>/retire", methods=["GET", "POST"], endpoint="retire")
