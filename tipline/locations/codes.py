@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 # Crockford's decoding rules: what a person may type for a symbol that is not in the alphabet.
-_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
+_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+# Between the groups of a code: any space (a PDF's no-break or thin space) and any hyphen or
+# dash (a phone's autocorrect turns "-" into "–").
+_SEPARATORS = re.compile(r"[\s\-\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d]+")
 LENGTH = 8
 
 
@@ -29,8 +34,10 @@ def new_code() -> str:
 
 
 def normalize(raw: str) -> str:
-    """Upper-case a typed or scanned code and apply Crockford's look-alike rules."""
-    return raw.strip().upper().translate(_READ_AS)
+    """Upper-case a typed or scanned code, drop spaces and dashes anywhere in it, read
+    full-width forms as ASCII (NFKC) and apply Crockford's look-alike rules."""
+    text = unicodedata.normalize("NFKC", raw).upper()
+    return _SEPARATORS.sub("", text).translate(_READ_AS)
 
 
 def is_valid(code: str) -> bool:
