@@ -1,9 +1,12 @@
 """The traveler's form under load, against a bare Flask app served the same way.
 
     .venv/bin/python bench/intake.py [--seconds 10] [--rounds 5] [--concurrency 8] [--workers 2]
+                                     [--redis redis://127.0.0.1:6379/15]
 
 Both apps run at once under gunicorn (sync workers, on 127.0.0.1) with a fresh SQLite database
-in a temporary folder: Tipline with its migrations, one station poster and the tip limits off;
+in a temporary folder: Tipline with its migrations, one station poster and the tip limits off
+(with --redis, or TIPLINE_BENCH_REDIS_URL, the limits are on, counted in that Redis under a
+prefix of the run's own, and set too high to refuse: every tip pays for its two counts);
 the bare app with one ~10 KB Jinja page and one route inserting a row through the ORM, on an
 engine from tipline.db.make_engine (the same WAL + synchronous=FULL). Load comes from Python
 threads, one HTTP/1.1 connection each (reopened when a sync worker closes it): GET of the form,
@@ -34,14 +37,18 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
-from flask import Flask, Response, render_template, request
-from jinja2 import DictLoader
-from sqlalchemy import String, Text, func, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-
-from tipline.db import make_engine, utcnow
-
 ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, bench/ comes first on sys.path, where bench/queue.py hides the standard
+# library's queue (redis needs it); and this checkout's tipline must win over an installed copy.
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
+
+from flask import Flask, Response, render_template, request  # noqa: E402
+from jinja2 import DictLoader  # noqa: E402
+from sqlalchemy import String, Text, func, select  # noqa: E402
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker  # noqa: E402
+
+from tipline.db import make_engine, utcnow  # noqa: E402
+
 SECRET = "bench-secret-key-not-for-production"
 TIP = {
     "indicator": ["holds_documents", "fearful"],
@@ -82,7 +89,7 @@ class Note(BareBase):
 
 
 def bare_app() -> Flask:
-    """A Flask app with nothing but one page and one insert (gunicorn: intake:bare_app())."""
+    """A Flask app with nothing but one page and one insert (gunicorn: bench.intake:bare_app())."""
     app = Flask("bare")
     app.jinja_loader = DictLoader({"page.html": BARE_PAGE})
     engine = make_engine(os.environ["BENCH_BARE_DATABASE_URL"])
@@ -133,9 +140,8 @@ def gunicorn(target: str, env: dict[str, str], workers: int, ready_path: str) ->
             sys.executable, "-m", "gunicorn", target,
             "--workers", str(workers), "--worker-class", "sync",
             "--bind", f"fd://{listener.fileno()}", "--log-level", "warning",
-            "--pythonpath", str(ROOT / "bench"),
         ],
-        env={**os.environ, **env},
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
         cwd=ROOT,
         pass_fds=[listener.fileno()],
     )  # fmt: skip
@@ -239,7 +245,7 @@ def load(
 # --- the run --------------------------------------------------------------------------------
 
 
-def prepare_tipline(folder: Path) -> tuple[dict[str, str], str]:
+def prepare_tipline(folder: Path, redis_url: str | None) -> tuple[dict[str, str], str]:
     """A migrated database with one station poster; the environment gunicorn needs."""
     from tipline import create_app
     from tipline.db import Database, session_scope
@@ -255,6 +261,13 @@ def prepare_tipline(folder: Path) -> tuple[dict[str, str], str]:
         "TIPLINE_TIP_LIMIT_PER_CLIENT": "0",
         "TIPLINE_TIP_LIMIT_PER_PLACEMENT": "0",
     }
+    if redis_url:
+        env.update(
+            TIPLINE_REDIS_URL=redis_url,
+            TIPLINE_REDIS_PREFIX=f"tipline-bench-{os.getpid()}",
+            TIPLINE_TIP_LIMIT_PER_CLIENT=f"{10**9}/600",
+            TIPLINE_TIP_LIMIT_PER_PLACEMENT=f"{10**9}/600",
+        )
     app = create_app(
         {
             "INSTANCE_PATH": env["TIPLINE_INSTANCE_PATH"],
@@ -286,6 +299,15 @@ def count_rows(url: str, model: type) -> int:
     return count
 
 
+def forget_keys(url: str, prefix: str) -> None:
+    """Remove the run's limiter keys."""
+    import redis
+
+    conn = redis.Redis.from_url(url)
+    for key in conn.scan_iter(f"*{prefix}*"):
+        conn.delete(key)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
@@ -294,6 +316,11 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("TIPLINE_BENCH_REDIS_URL"),
+        help="count tip limits in this Redis (default: limits off)",
+    )
     args = parser.parse_args()
 
     from tipline.intake import tokens
@@ -302,7 +329,7 @@ def main() -> None:
     slice_ = args.seconds / args.rounds
     with tempfile.TemporaryDirectory(prefix="tipline-bench-") as tmp:
         folder = Path(tmp)
-        env, code = prepare_tipline(folder)
+        env, code = prepare_tipline(folder, args.redis)
         bare_url = f"sqlite:///{folder / 'bare.db'}"
         minted = iter([tokens.mint(SECRET) for _ in range(int(args.seconds * 2000))])
         serials = iter(range(10**9))
@@ -318,7 +345,10 @@ def main() -> None:
         with (
             gunicorn("tipline:create_app()", env, args.workers, f"/T/{code}") as real,
             gunicorn(
-                "intake:bare_app()", {"BENCH_BARE_DATABASE_URL": bare_url}, args.workers, "/page"
+                "bench.intake:bare_app()",
+                {"BENCH_BARE_DATABASE_URL": bare_url},
+                args.workers,
+                "/page",
             ) as bare,
         ):
             sizes = {"Tipline form": fetch(real, f"/T/{code}"), "bare page": fetch(bare, "/page")}
@@ -335,11 +365,14 @@ def main() -> None:
                     results[name].add(load(port, request_for, slice_, args.concurrency))
         tips_stored = count_rows(env["TIPLINE_DATABASE_URL"], Tip)
         notes_stored = count_rows(bare_url, Note)
+        if args.redis:
+            forget_keys(args.redis, env["TIPLINE_REDIS_PREFIX"])
 
     print(
         f"\n{args.workers} gunicorn sync workers each, {args.concurrency} client threads, "
         f"{args.seconds:g} s per measurement in {args.rounds} alternating slices, "
-        f"SQLite WAL + synchronous=FULL, {os.cpu_count()} CPUs"
+        f"SQLite WAL + synchronous=FULL, {os.cpu_count()} CPUs, "
+        + (f"tip limits counted in Redis ({args.redis})" if args.redis else "tip limits off")
     )
     print("page sizes: " + ", ".join(f"{k} {v} bytes" for k, v in sizes.items()) + "\n")
     print(f"{'':26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")

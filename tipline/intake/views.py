@@ -43,6 +43,7 @@ from tipline.intake.lookup import Poster, PosterCache
 from tipline.intake.models import INDICATOR_GROUPS
 from tipline.intake.scans import ScanCounter
 from tipline.intake.services import (
+    TipNotStored,
     last_station_choices,
     locate,
     receipt_code,
@@ -202,8 +203,10 @@ def _store(
     )
     # End the reads (a train's schedule) before writing: on SQLite a transaction that read
     # first cannot take the write lock once another worker has committed (SQLITE_BUSY_SNAPSHOT),
-    # whereas a fresh one waits for it, and holds it only for the insert.
-    db.session.commit()
+    # whereas a fresh one waits for it, and holds it only for the insert. (A station poster's
+    # location comes from the poster cache: no read, nothing to end.)
+    if db.session.in_transaction():
+        db.session.commit()
     try:
         receipt = submit_tip(
             db.session,
@@ -216,7 +219,7 @@ def _store(
             in_burst=in_burst,
         )
         db.session.commit()
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, TipNotStored) as exc:
         db.session.rollback()
         # The exception's text carries the statement's parameters, i.e. the tip: log its kind.
         log.error("a tip could not be stored: %s", type(exc).__name__)
