@@ -91,3 +91,17 @@ def test_the_poster_limit_flags_but_the_page_says_nothing_different(
     burst = text_of(post_tip(client, path, details="two")[1])
     # The traveler in a burst is thanked exactly like anyone else (only the receipt differs).
     assert calm.split("Your receipt")[0] == burst.split("Your receipt")[0]
+
+
+def test_made_up_codes_never_push_real_posters_out_of_the_cache(
+    make_app: Callable[..., Flask], posters: Posters
+) -> None:
+    from tipline.intake.views import POSTERS
+
+    app = make_app()
+    client = app.test_client()
+    assert client.get(f"/T/{posters.station}").status_code == 200
+    for n in range(50):
+        assert client.get(f"/T/FAKE{n:03d}").status_code == 404  # 7 symbols: never valid
+    cache = app.extensions[POSTERS]
+    assert list(cache._items) == [posters.station]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from tipline.locations.codes import normalize
+from tipline.locations.codes import is_valid, normalize
 from tipline.locations.models import Placement
 from tipline.locations.services import find_placement, numbers_of
 
@@ -71,6 +71,9 @@ class PosterCache:
         """The poster with this code (retired ones too), or None; `session` is called only
         when the database must be asked."""
         code = normalize(raw_code)
+        if not is_valid(code):
+            # Never cached: a flood of made-up codes must not push real posters out.
+            return None
         now = time.monotonic()
         with self._lock:
             hit = self._items.get(code)
