@@ -92,8 +92,9 @@ def bare_app() -> Flask:
     """A Flask app with nothing but one page and one insert (gunicorn: bench.intake:bare_app())."""
     app = Flask("bare")
     app.jinja_loader = DictLoader({"page.html": BARE_PAGE})
+    # The table is made before gunicorn starts: two workers creating it at once would race,
+    # and a worker that fails to boot stops gunicorn altogether.
     engine = make_engine(os.environ["BENCH_BARE_DATABASE_URL"])
-    BareBase.metadata.create_all(engine)
     maker = sessionmaker(bind=engine)
     items = [
         {
@@ -331,6 +332,9 @@ def main() -> None:
         folder = Path(tmp)
         env, code = prepare_tipline(folder, args.redis)
         bare_url = f"sqlite:///{folder / 'bare.db'}"
+        bare_engine = make_engine(bare_url)
+        BareBase.metadata.create_all(bare_engine)
+        bare_engine.dispose()
         minted = iter([tokens.mint(SECRET) for _ in range(int(args.seconds * 2000))])
         serials = iter(range(10**9))
 
