@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 from sqlalchemy import func, select, text
@@ -83,6 +83,9 @@ def counts(session: Session) -> tuple[int, int, int]:
 
 @bounded
 @given(place=places, fields=forms)
+# Found by this test: an oversized body at an unknown URL made the 404 page read the body for
+# its language, which raised 413 inside the error handler (a 500).
+@example(place="/t/%2F", fields={"details": "", "typed_place": "\x80" * 2715})
 def test_the_form_never_fails_and_never_half_stores(
     form_app: Flask, posters: Posters, session: Session, place: str, fields: dict[str, object]
 ) -> None:

@@ -271,8 +271,11 @@ def _page(template: str, *, lang: str, status: int = 200, **context: Any) -> Res
     return response
 
 
-def _lang(poster: Poster | None = None) -> str:
-    for wanted in (request.values.get("lang"), poster.lang if poster else None):
+def _lang(poster: Poster | None = None, *, body: bool = True) -> str:
+    # Error pages pass body=False: the body may be the error (too large, malformed), and
+    # reading it again inside the handler would turn a calm 4xx into a 500.
+    asked = request.values.get("lang") if body else request.args.get("lang")
+    for wanted in (asked, poster.lang if poster else None):
         if wanted in LANGUAGES:
             return wanted
     # Parsed only when needed: most scans carry the poster's language.
@@ -297,16 +300,13 @@ def _count_scan(poster: Poster) -> None:
 @bp.app_errorhandler(404)
 def not_found(_error: Exception) -> Response:
     """A missing page is never a dead end: it offers the form without a code."""
-    return _page("errors/404.html", lang=_lang(), status=404)
+    return _page("errors/404.html", lang=_lang(body=False), status=404)
 
 
 @bp.app_errorhandler(413)
 def too_large(_error: Exception) -> Response:
     """A body over MAX_REQUEST_BYTES: a calm page that still gives 911 and the hotline."""
-    # The body was refused unread, so the language comes from the URL or the browser only.
-    wanted = request.args.get("lang")
-    lang = wanted if wanted in LANGUAGES else choose(accepted=request.accept_languages.values())
-    return _page("errors/413.html", lang=lang, status=413)
+    return _page("errors/413.html", lang=_lang(body=False), status=413)
 
 
 @bp.get("/too-large", endpoint="too_large")
@@ -318,4 +318,4 @@ def too_large_page() -> Response:
 @bp.app_errorhandler(500)
 def server_error(_error: Exception) -> Response:
     """A crash still shows 911 and the hotline."""
-    return _page("errors/500.html", lang=_lang(), status=500)
+    return _page("errors/500.html", lang=_lang(body=False), status=500)
