@@ -50,6 +50,7 @@ short_forms = st.fixed_dictionaries(
         "now": st.sampled_from(["yes", "no", "maybe", "yes\x00"]),
         "consent": st.sampled_from(["yes", "no", ""]),
         "website": st.sampled_from(["", "", "", " ", "http://spam.example"]),
+        "last_station": st.one_of(values, st.sampled_from(["NYP", "nwk", "PHL\x00", "ZZZ"])),
         "indicator": st.lists(st.one_of(st.sampled_from(list(Indicator)), values), max_size=5),
         "junk": values,
     },

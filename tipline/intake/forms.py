@@ -46,7 +46,7 @@ class TipForm:
             indicators=[i for i in data.getlist("indicator") if i in known],
             now=data.get("now", "") if data.get("now", "") in ("yes", "no") else "",
             consent=data.get("consent", "") == "yes",
-            last_station=data.get("last_station", "").strip()[:64],
+            last_station=clean(data.get("last_station", "")).strip()[:64],
         )
 
     def validate(self) -> bool:

@@ -1,7 +1,7 @@
 """tips flagged as part of a burst at their poster
 
 Revision ID: 0005_harden_intake
-Revises: 0004
+Revises: 0005_locations
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_harden_intake"
-down_revision = "0004"
+down_revision = "0005_locations"
 branch_labels = None
 depends_on = None
 
