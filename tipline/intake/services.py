@@ -237,8 +237,8 @@ def submit_tip(
     # has committed (SQLITE_BUSY_SNAPSHOT), whereas one that starts by writing waits for it:
     # with `location` given, this insert is the transaction's first statement. Two plain
     # INSERTs (no unit of work) keep the lock, held until commit, as short as can be.
-    insert_tip = _INSERT_TIP[session.get_bind().dialect.name]
-    tip_id = session.execute(insert_tip, values).scalar_one_or_none()
+    connection = session.connection()
+    tip_id = connection.execute(_INSERT_TIP[connection.dialect.name], values).scalar_one_or_none()
     if tip_id is None:
         # Another request with this token (a double tap) stored the tip: same receipt.
         existing = session.scalar(
@@ -247,7 +247,7 @@ def submit_tip(
         if existing is None:
             raise TipNotStored("a unique value of this tip belongs to another tip")
         return Receipt(code=code, tip_id=existing)
-    session.execute(
+    connection.execute(
         _INSERT_JURISDICTION, [{"tip_id": tip_id, "code": c} for c in location.jurisdictions]
     )
     return Receipt(code=code, tip_id=tip_id)
