@@ -90,14 +90,20 @@ def app(_migrated: str, tmp_path: Path) -> Iterator[Flask]:
 
 
 def wipe(app: Flask) -> None:
-    """Delete every row after a test."""
+    """Delete every row after a test, and put the audit chain back at its start."""
     # Tests commit like real code, and browser tests need committed rows visible to a live
     # server, so isolation is by emptying the tables rather than by a rolled-back savepoint.
     engine = Database.engine(app)
     tables = [t.name for t in Base.metadata.sorted_tables]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            # The audit tables refuse TRUNCATE; lift their triggers for the wipe only.
+            for table in GUARDED:
+                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            conn.execute(GENESIS)
+            for table in GUARDED:
+                conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
         else:
             # The audit log's append-only triggers refuse DELETE; lift them for the wipe only.
             triggers = conn.execute(
@@ -107,8 +113,16 @@ def wipe(app: Flask) -> None:
                 conn.execute(text(f"DROP TRIGGER {name}"))
             for table in reversed(tables):
                 conn.execute(text(f"DELETE FROM {table}"))
+            conn.execute(GENESIS)
             for _name, sql in triggers:
                 conn.execute(text(sql))
+
+
+GUARDED = ("audit_event", "audit_chain")
+GENESIS = text(
+    "INSERT INTO audit_chain (id, last_id, last_hash, key_id, records) "
+    f"VALUES (1, 0, '{'0' * 64}', NULL, 0)"
+)
 
 
 DEFAULT_TEST_REDIS = "redis://127.0.0.1:6379/15"

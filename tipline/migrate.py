@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask
 
+from tipline.config import get_settings
 from tipline.db import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -18,6 +19,8 @@ def alembic_config(app: Flask) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = Database.engine(app)
+    # Migrations that seal audit records need the key; it never goes into the database.
+    cfg.attributes["audit_key"] = get_settings(app).audit_key
     return cfg
 
 

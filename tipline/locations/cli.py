@@ -543,7 +543,7 @@ def placements_add(
         raise click.UsageError("--feed goes with --all-stations; elsewhere type FEED:CODE")
     app = _app()
     try:
-        with session_scope(app) as session:
+        with session_scope(app, write=True) as session:
             now = utcnow()
             if all_stations:
                 made, skipped = add_station_placements(
@@ -605,7 +605,7 @@ def placements_list(station_ref: str | None, train_ref: str | None, as_json: boo
 def placements_retire(code: str) -> None:
     """Retire the placement CODE (its poster came down); old tips stay linked to it."""
     try:
-        with session_scope(_app()) as session:
+        with session_scope(_app(), write=True) as session:
             now = utcnow()
             pl = retire_placement(session, code, now=now)
             label = f"{codes.display(pl.code)} ({where(pl)} · {pl.spot})"

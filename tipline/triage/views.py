@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectChoice
 
+from tipline import csvout
 from tipline.accounts import audit
 from tipline.accounts.auth import clock, current_user, refuse, staff_required
 from tipline.accounts.models import Role, User
@@ -93,6 +92,8 @@ def queue() -> Response:
 def tip(tip_id: int) -> str:
     """Everything about one tip, its related tips, the actions and the whole timeline."""
     user, now = _user(), clock()
+    # Opening a tip is audited and stops its alerts: a write, so it takes the lock up front.
+    db.write()
     found = _visible_tip(user, tip_id)
     services.record_view(db.session, tip=found, actor=user, now=now)
     db.session.commit()
@@ -175,6 +176,7 @@ def act(tip_id: int, action: str) -> BaseResponse | tuple[str, int]:
     """One action on a tip, checked against role, jurisdiction and the workflow."""
     spec = ACTIONS.get(action) or abort(404)
     user, now = _user(), clock()
+    db.write()  # read the tip under the write lock: two staff acting at once see each other
     found = _visible_tip(user, tip_id)
     # Each action's fields carry its name as a prefix: one page holds every form, ids unique.
     form = spec.form(prefix=action)
@@ -207,6 +209,7 @@ def export(fmt: str) -> Response:
     if not form.validate():
         abort(400)
     f = form.to_filter()
+    # Counted as a read; the audit record then takes the write lock for its own short write.
     total = q.count_filtered(db.session, user, f)
     audit.record(
         db.session,
@@ -217,7 +220,7 @@ def export(fmt: str) -> Response:
     )
     db.session.commit()
     records = q.export_records(db.session, user, f)
-    body = _csv(records) if fmt == "csv" else _json(records)
+    body = csvout.lines(q.EXPORT_COLUMNS, records) if fmt == "csv" else _json(records)
     response = Response(
         stream_with_context(body),
         mimetype="text/csv" if fmt == "csv" else "application/json",
@@ -331,31 +334,6 @@ def _display(now: datetime) -> dict[str, Any]:
         "resolution_label": lambda r: Resolution(r).label if r else "",
         "statuses": TipStatus,
     }
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> str:
-    """One CSV cell; text that a spreadsheet would run as a formula is defused."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        value = "; ".join(str(v) for v in value)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _csv(records: Iterator[dict[str, Any]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(q.EXPORT_COLUMNS)
-    for record in records:
-        writer.writerow([_cell(record[c]) for c in q.EXPORT_COLUMNS])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
 
 
 def _json(records: Iterator[dict[str, Any]]) -> Iterator[str]:
