@@ -7,7 +7,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -213,6 +213,32 @@ def live_server(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(10)
+
+
+@pytest.fixture
+def serve(_migrated: str, tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Serve an app with extra settings over plain HTTP on loopback (werkzeug, threaded): a real
+    multi-threaded server for plain HTTP clients. Returns its base URL. Cookies go without
+    Secure (an http PUBLIC_URL), as urllib's cookie jar needs."""
+    running: list[tuple[Any, threading.Thread, Flask]] = []
+
+    def start(**settings: object) -> str:
+        served = make_test_app(
+            _migrated,
+            tmp_path / f"served-{len(running)}",
+            **{"PUBLIC_URL": "http://127.0.0.1", **settings},
+        )
+        server = make_server("127.0.0.1", 0, served, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running.append((server, thread, served))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server, thread, served in running:
+        server.shutdown()
+        thread.join(10)
+        Database.engine(served).dispose()
 
 
 @pytest.fixture

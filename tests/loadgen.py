@@ -132,10 +132,12 @@ def staff_worker(
             status, page = browser.request("tip.view", f"/staff/tips/{tip}")
             if status != 200:
                 continue
-            tokens = _tokens(page)
-            note = {"note-csrf_token": tokens["note-csrf_token"], "note-text": "load note"}
+            # One token per session; each form carries it under its own prefix. An acknowledged
+            # tip shows no acknowledge form: the POST is still sent (and refused with a 409).
+            token = _tokens(page)["note-csrf_token"]
+            note = {"note-csrf_token": token, "note-text": "load note"}
             browser.request("tip.note", f"/staff/tips/{tip}/note", note)
-            ack = {"acknowledge-csrf_token": tokens["acknowledge-csrf_token"]}
+            ack = {"acknowledge-csrf_token": token}
             browser.request("tip.ack", f"/staff/tips/{tip}/acknowledge", ack)
             browser.request("queue", "/staff/")
     except Exception as exc:  # a broken connection is a finding, not a crash of the run

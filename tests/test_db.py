@@ -4,6 +4,7 @@ busy timeout, reads stay deferred, and the staff desk never answers 5xx under co
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tests import factories, loadgen
-from tipline.config import update_settings
 from tipline.db import begin_write, db, is_locked_error, make_engine, session_scope
 
 
@@ -56,7 +56,8 @@ def test_a_read_then_write_fails_without_the_lock_up_front(app: Flask, tmp_path:
         other = _other_writer(url)
         with pytest.raises(sqlite3.OperationalError, match="locked"):
             other.execute("UPDATE t SET n = 1")  # the lock is held from here on
-        assert session.execute(text("SELECT n FROM t")).scalar_one() == 0
+        # Reads under the lock see the latest commit (the other writer's 1).
+        assert session.execute(text("SELECT n FROM t")).scalar_one() == 1
         session.execute(text("UPDATE t SET n = 2"))
         session.commit()
         other.close()
@@ -99,11 +100,10 @@ def test_the_busy_timeout_is_a_setting(app: Flask, tmp_path: Path) -> None:
 
 
 def test_staff_and_travelers_at_once_never_get_a_5xx(
-    app: Flask, session: Session, live_server: str
+    app: Flask, session: Session, serve: Callable[..., str]
 ) -> None:
     # 8 staff (tip views, notes, acknowledgements, the queue) and 4 travelers (tips) against a
     # real threaded server for a few seconds; `bench/desk.py` runs the same for 30 s.
-    update_settings(app, TIP_LIMIT_PER_CLIENT="0", TIP_LIMIT_PER_PLACEMENT="0")
     nyp = factories.station(session)
     poster = factories.placement(session, station=nyp)
     tips = [factories.tip(session).id for _ in range(12)]
@@ -113,7 +113,7 @@ def test_staff_and_travelers_at_once_never_get_a_5xx(
         staff.append((user.email, secret))
     session.commit()
     tally = loadgen.run(
-        live_server,
+        serve(TIP_LIMIT_PER_CLIENT="0", TIP_LIMIT_PER_PLACEMENT="0"),
         staff=staff,
         password=factories.STAFF_PASSWORD,
         tip_ids=tips,

@@ -4,6 +4,7 @@ dropped the append-only triggers."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import threading
@@ -140,8 +141,10 @@ def test_the_database_refuses_update_delete_and_replace(session: Session, app: F
     if _is_sqlite(app):
         statements += [
             "REPLACE INTO audit_event (id, at, action, outcome, detail, prev_hash, hash) "
-            "SELECT id, at, 'forged', outcome, detail, prev_hash, hash FROM audit_event WHERE id = 1",
-            "INSERT OR REPLACE INTO audit_chain (id, last_id, last_hash, records) VALUES (1, 0, '', 0)",
+            "SELECT id, at, 'forged', outcome, detail, prev_hash, hash FROM audit_event "
+            "WHERE id = 1",
+            "INSERT OR REPLACE INTO audit_chain (id, last_id, last_hash, records) "
+            "VALUES (1, 0, '', 0)",
         ]
     else:
         statements += ["TRUNCATE audit_event", "TRUNCATE audit_chain CASCADE"]
@@ -359,7 +362,7 @@ def test_the_migration_seals_a_log_written_before_the_chain(_migrated: str, tmp_
                         "INSERT INTO audit_event (id, at, action, outcome, detail) "
                         "VALUES (:id, :at, 'old.event', 'ok', :detail)"
                     ),
-                    {"id": i, "at": NOW.replace(tzinfo=None), "detail": '{"n": %d}' % i},
+                    {"id": i, "at": NOW.replace(tzinfo=None), "detail": json.dumps({"n": i})},
                 )
         upgrade(app)
         result = app.test_cli_runner().invoke(main, ["audit", "verify"])

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
-
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 from sqlalchemy import update
