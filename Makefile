@@ -16,11 +16,13 @@ install-test: $(BIN)/python system-deps
 	$(BIN)/pip install --quiet ".[test]"
 
 # Debian packages the tests drive: the browser (never downloaded by Playwright), the PDF
-# rasteriser, and the font the posters embed. Installed only when missing, and only as root.
+# rasteriser, the font the posters embed, and the sqlite3 shell (the audit log is tampered with
+# in it, as an attacker would). Installed only when missing, and only as root.
 system-deps:
 	@missing=""; \
 	for pair in chromium:/usr/bin/chromium poppler-utils:/usr/bin/pdftoppm \
-	            fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; do \
+	            fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf \
+	            sqlite3:/usr/bin/sqlite3; do \
 	  pkg=$${pair%%:*}; path=$${pair#*:}; [ -e "$$path" ] || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -186,3 +186,68 @@ def run(
     for thread in threads:
         thread.join(seconds + 120)
     return tally
+
+
+def password_step(browser: Browser, email: str, password: str) -> int:
+    """Sign-in step one (email and password); the answer's status."""
+    _, page = browser.request("signin", "/staff/signin")
+    data = {"csrf_token": _tokens(page)["csrf_token"], "email": email, "password": password}
+    return browser.request("signin", "/staff/signin", data)[0]
+
+
+def race_one_code(base: str, email: str, password: str, code: str, racers: int) -> list[int]:
+    """`racers` browsers pass the password step, then send `code` at the same moment; the
+    statuses of the code step (302: signed in)."""
+    tally = Tally()
+    browsers = [Browser(base, tally) for _ in range(racers)]
+    forms = []
+    for browser in browsers:
+        status = password_step(browser, email, password)
+        if status != 302:
+            raise RuntimeError(f"{email}: the password step answered {status}")
+        _, page = browser.request("code", "/staff/signin/code")
+        forms.append({"csrf_token": _tokens(page)["csrf_token"], "code": code})
+    start, answers = threading.Barrier(racers), [0] * racers
+
+    def race(n: int) -> None:
+        start.wait()
+        answers[n] = browsers[n].request("code", "/staff/signin/code", forms[n])[0]
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(racers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return answers
+
+
+def spray(base: str, *, attempts: int, parallel: int) -> list[int]:
+    """Wrong passwords for `attempts` different emails from one address, `parallel` at a time."""
+    statuses: list[int] = []
+    lock = threading.Lock()
+    tally = Tally()
+
+    def attacker(n: int) -> None:
+        browser = Browser(base, tally)
+        for i in range(n, attempts, parallel):
+            status = password_step(browser, f"guess{i}@example.gov", "not the password 123")
+            with lock:
+                statuses.append(status)
+
+    threads = [threading.Thread(target=attacker, args=(n,)) for n in range(parallel)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    return statuses
+
+
+def next_totp_step(after: int | None, step_seconds: int = 30) -> int:
+    """A TOTP step a server (one step of drift) accepts now, newer than `after`; waits if the
+    next one is still in the future."""
+    while True:
+        current = int(time.time()) // step_seconds
+        step = current - 1 if after is None else max(after + 1, current - 1)
+        if step <= current + 1:
+            return step
+        time.sleep(1)

@@ -32,3 +32,14 @@ def upgrade(app: Flask, revision: str = "head") -> None:
 def downgrade(app: Flask, revision: str) -> None:
     """Take the database schema down to `revision`."""
     command.downgrade(alembic_config(app), revision)
+
+
+def revisions(app: Flask) -> tuple[str | None, str]:
+    """The database's schema revision (None when never migrated) and the code's newest."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(app)).get_current_head()
+    with Database.engine(app).connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current, str(head)

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -32,40 +31,6 @@ RACERS = 8
 ROUNDS = 3
 
 
-def _password_step(browser: loadgen.Browser, email: str, password: str) -> int:
-    _, page = browser.request("signin", "/staff/signin")
-    token = loadgen.CSRF.search(page)
-    assert token, page
-    data = {"csrf_token": token["value"], "email": email, "password": password}
-    return browser.request("signin", "/staff/signin", data)[0]
-
-
-def _race(racers: list[loadgen.Browser], forms: list[dict[str, object]]) -> list[int]:
-    """Every racer posts its form to the code step at the same moment; their statuses."""
-    start, answers = threading.Barrier(len(racers)), [0] * len(racers)
-
-    def race(n: int) -> None:
-        start.wait()
-        answers[n] = racers[n].request("code", "/staff/signin/code", forms[n])[0]
-
-    threads = [threading.Thread(target=race, args=(n,)) for n in range(len(racers))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return answers
-
-
-def _next_step(after: int | None) -> int:
-    """A TOTP step the server accepts now and that is newer than `after`."""
-    while True:
-        current = int(time.time()) // STEP_SECONDS
-        step = current - 1 if after is None else max(after + 1, current - 1)
-        if step <= current + 1:
-            return step
-        time.sleep(1)
-
-
 def test_one_code_sent_by_eight_sessions_at_once_signs_in_exactly_one(
     session: Session, serve: Callable[..., str]
 ) -> None:
@@ -75,19 +40,11 @@ def test_one_code_sent_by_eight_sessions_at_once_signs_in_exactly_one(
     step: int | None = None
     signed_in: list[int] = []
     for _ in range(ROUNDS):
-        tally = loadgen.Tally()
-        racers = [loadgen.Browser(base, tally) for _ in range(RACERS)]
-        codes = []
-        for racer in racers:
-            assert _password_step(racer, user.email, STAFF_PASSWORD) == 302
-            _, page = racer.request("code", "/staff/signin/code")
-            codes.append(loadgen.CSRF.search(page)["value"])  # type: ignore[index]
-        step = _next_step(step)
+        step = loadgen.next_totp_step(step)
         code = pyotp.TOTP(secret).at(step * STEP_SECONDS)
-        answers = _race(racers, [{"csrf_token": token, "code": code} for token in codes])
+        answers = loadgen.race_one_code(base, user.email, STAFF_PASSWORD, code, RACERS)
         assert all(a in (200, 302) for a in answers), answers  # never a 5xx
         signed_in.append(answers.count(302))
-        assert [r.request("account", "/staff/account")[0] for r in racers].count(200) == 1
     assert signed_in == [1] * ROUNDS, signed_in
     session.expire_all()
     successes = session.scalars(select(AuditEvent).where(AuditEvent.action == "signin.success"))
@@ -153,22 +110,7 @@ def test_the_per_client_throttle_holds_at_its_setting_across_four_workers(
     # The default: 20 failed sign-ins per client per 10 minutes. 150 attempts from one address,
     # 8 at a time, each for a different email (so no email locks): exactly 20 are judged.
     attempts, parallel, limit = 150, 8, 20
-    tally = loadgen.Tally()
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def attacker(n: int) -> None:
-        browser = loadgen.Browser(gunicorn, tally)
-        for i in range(n, attempts, parallel):
-            status = _password_step(browser, f"guess{i}@example.gov", "not the password 123")
-            with lock:
-                statuses.append(status)
-
-    threads = [threading.Thread(target=attacker, args=(n,)) for n in range(parallel)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(180)
+    statuses = loadgen.spray(gunicorn, attempts=attempts, parallel=parallel)
     assert len(statuses) == attempts
     session.expire_all()
     judged = session.scalars(select(AuditEvent).where(AuditEvent.action == "signin.failure"))

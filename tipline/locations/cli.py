@@ -14,6 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from tipline.accounts import audit
 from tipline.config import get_settings
@@ -639,6 +640,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             for pl in made
         ]
         token = demo_admin_token(session, now=utcnow())
+    where = make_url(str(get_settings(app).database_url)).render_as_string(hide_password=True)
+    click.echo(f"Database: {where}")
     click.echo(f"Sample feed {report.feed!r}: {report.stations} stations, {report.trains} trains")
     click.echo("Demo posters (open a URL to see the traveler's form):")
     click.echo("\n".join(lines))
