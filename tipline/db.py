@@ -150,10 +150,12 @@ class Database:
         """Create the engine from DATABASE_URL and close sessions at the end of each context."""
         settings = get_settings(app)
         engine = make_engine(str(settings.database_url), busy_seconds=settings.sqlite_busy_seconds)
-        app.extensions["tipline.db"] = {
-            "engine": engine,
-            "sessionmaker": sessionmaker(bind=engine, expire_on_commit=False),
-        }
+        # Sessions carry the audit key, so a record sealed in a worker thread without an app
+        # context (an alert dispatcher, say) is sealed like any other.
+        maker = sessionmaker(
+            bind=engine, expire_on_commit=False, info={"audit_key": settings.audit_key}
+        )
+        app.extensions["tipline.db"] = {"engine": engine, "sessionmaker": maker}
         app.teardown_appcontext(self._close)
 
     @staticmethod

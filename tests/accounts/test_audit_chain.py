@@ -322,6 +322,23 @@ def test_concurrent_writers_never_fork_the_chain(app: Flask, runner: FlaskCliRun
     assert f"{threads * each} records" in output
 
 
+def test_a_record_written_without_an_app_context_is_sealed_alike(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    # A worker thread (an alert dispatcher) has the app's sessions but no app context.
+    done: list[int] = []
+
+    def worker() -> None:
+        with session_scope(app) as session:
+            done.append(audit.record(session, action="worker.event", actor=None, now=NOW).id)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(30)
+    assert done == [1]
+    assert _verify(runner)[0] == 0
+
+
 def test_the_admin_audit_page_shows_the_chain_head(app: Flask, session: Session) -> None:
     admin, secret = staff_user(
         session, email="admin@example.gov", role=Role.ADMIN, jurisdictions=("national",)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+import redis
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -102,6 +103,9 @@ def gunicorn(
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(10)
+        conn = redis.Redis.from_url(redis_url)
+        for key in conn.scan_iter(f"*{redis_prefix}*"):
+            conn.delete(key)
 
 
 def test_the_per_client_throttle_holds_at_its_setting_across_four_workers(

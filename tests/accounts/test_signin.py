@@ -413,3 +413,20 @@ def test_session_cookie_is_httponly_lax_and_not_persistent(client, session, cloc
 def test_user_row_is_read_through_db_session(session) -> None:
     staff_user(session)
     assert db.session.scalar(select(User.email)) == "ny@example.gov"
+
+
+def test_the_staff_page_shows_a_locked_account_and_only_the_admins_own_staff(
+    app, client, session, clock
+) -> None:
+    admin, secret = staff_user(session, email="ny.admin@example.gov", role=R.ADMIN)
+    victim, _ = staff_user(session, email="victim@example.gov")
+    staff_user(session, email="nj.triager@example.gov", jurisdictions=("NJ",))
+    staff_user(session, email="both@example.gov", jurisdictions=("NJ", "NY"))
+    for _ in range(5):
+        _password_step(app.test_client(), victim.email, "wrong password number x")
+    sign_in(client, admin.email, STAFF_PASSWORD, secret)
+    page = client.get("/staff/users").get_data(as_text=True)
+    assert "victim@example.gov" in page and "both@example.gov" in page
+    assert "nj.triager@example.gov" not in page  # another state's staff
+    row = page[page.index("victim@example.gov") :].split("</tr>", 1)[0]
+    assert ">locked<" in row

@@ -54,7 +54,7 @@ def record(
     ).first()
     if head is None:
         raise ChainHeadMissing("audit_chain has no head row: run `tipline audit verify`")
-    sealing_key = key if key is not None else _app_key()
+    sealing_key = key if key is not None else _key(session)
     event = AuditEvent(
         id=head.last_id + 1,
         at=now,
@@ -82,12 +82,13 @@ def record(
     return event
 
 
-def _app_key() -> str:
-    if not has_app_context():
-        raise RuntimeError("audit.record outside an app needs key=")
-    key = get_settings(current_app).audit_key
-    assert key is not None  # load_config always sets it
-    return key
+def _key(session: Session) -> str:
+    """The app's AUDIT_KEY: from the current app, else from the session (see tipline.db)."""
+    key = get_settings(current_app).audit_key if has_app_context() else None
+    key = key or session.info.get("audit_key")
+    if not key:
+        raise RuntimeError("audit.record needs an app context, an app's session, or key=")
+    return str(key)
 
 
 def chain_head(session: Session) -> chain.Head | None:

@@ -61,8 +61,7 @@ def signin_page() -> Response | tuple[str, int]:
         return render_template("accounts/signin.html", form=form, next=target), 200
     now = clock()
     try:
-        # Not a declared write: the password hash is judged outside SQLite's write lock, and a
-        # failure's audit record takes the lock for its own short write.
+        # Not db.write(): the hash is judged outside SQLite's write lock (audit.record takes it).
         user = signin.check_password(
             db.session,
             email=form.email.data or "",

@@ -95,7 +95,7 @@ def desk_page() -> str:
     form = DeskSearchForm(request.args)
     if not form.validate():
         abort(400)
-    now, rules, within = clock(), _rules(), _scope()
+    within = _scope()
     found = desk.search(
         db.session,
         text=form.q.data or "",
@@ -104,21 +104,31 @@ def desk_page() -> str:
         per_page=PAGE_SIZE,
         scope=within,
     )
-    ids = [pl.id for group in found.groups for pl in group.placements]
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "posters/desk.html",
         form=form,
         found=found,
-        args={k: v for k, v in request.args.items() if k != "page" and v},
+        args=args,
         sizes=_sizes(),
         totals=desk.totals(db.session, scope=within),
-        rules=rules,
-        attention=health.needs_attention(
-            db.session, now=now, rules=rules, where=scope.placement_filter(within)
-        ),
-        scans=health.scans_in_last(db.session, ids, now=now, days=7),
-        health=health.assess(db.session, now=now, rules=rules, placement_ids=ids),
+        **_health(found, within),
     )
+
+
+def _health(found: desk.DeskPage, within: scope.Scope) -> dict[str, object]:
+    """What the desk shows of poster health: flags to look at, scans and health per poster."""
+    now, rules = clock(), _rules()
+    ids = [pl.id for group in found.groups for pl in group.placements]
+    attention = health.needs_attention(
+        db.session, now=now, rules=rules, where=scope.placement_filter(within)
+    )
+    return {
+        "rules": rules,
+        "attention": attention,
+        "scans": health.scans_in_last(db.session, ids, now=now, days=7),
+        "health": health.assess(db.session, now=now, rules=rules, placement_ids=ids),
+    }
 
 
 @bp.route("/staff/posters/new", methods=["GET", "POST"], endpoint="add")

@@ -93,8 +93,7 @@ def tip(tip_id: int) -> str:
     """Everything about one tip, its related tips, the actions and the whole timeline."""
     user, now = _user(), clock()
     # Opening a tip is audited and stops its alerts: a write, so it takes the lock up front.
-    db.write()
-    found = _visible_tip(user, tip_id)
+    found = _visible_tip(user, tip_id, write=True)
     services.record_view(db.session, tip=found, actor=user, now=now)
     db.session.commit()
     return _tip_page(found, user, now)
@@ -176,8 +175,7 @@ def act(tip_id: int, action: str) -> BaseResponse | tuple[str, int]:
     """One action on a tip, checked against role, jurisdiction and the workflow."""
     spec = ACTIONS.get(action) or abort(404)
     user, now = _user(), clock()
-    db.write()  # read the tip under the write lock: two staff acting at once see each other
-    found = _visible_tip(user, tip_id)
+    found = _visible_tip(user, tip_id, write=True)
     # Each action's fields carry its name as a prefix: one page holds every form, ids unique.
     form = spec.form(prefix=action)
     if isinstance(form, AssignForm):
@@ -209,8 +207,7 @@ def export(fmt: str) -> Response:
     if not form.validate():
         abort(400)
     f = form.to_filter()
-    # Counted as a read; the audit record then takes the write lock for its own short write.
-    total = q.count_filtered(db.session, user, f)
+    total = q.count_filtered(db.session, user, f)  # a read: audit.record takes the write lock
     audit.record(
         db.session,
         action="tip.export",
@@ -237,10 +234,11 @@ def _refresh_seconds() -> int:
     return get_settings().queue_refresh_seconds
 
 
-def _visible_tip(user: User, tip_id: int) -> Tip:
-    """The tip, or the same 404 for a missing one and another jurisdiction's (audited)."""
+def _visible_tip(user: User, tip_id: int, *, write: bool = False) -> Tip:
+    """The tip, or the same 404 for a missing one and another jurisdiction's (audited).
+    `write`: read it under the write lock, so two staff acting at once see each other."""
     try:
-        return services.get_tip_for(db.session, user, tip_id)
+        return services.get_tip_for(db.write() if write else db.session, user, tip_id)
     except services.TipNotFound as exc:
         reason = "outside the user's jurisdictions" if exc.hidden else "no such tip"
         refuse(target=f"tip:{tip_id}", detail={"reason": reason}, status=404)
