@@ -640,8 +640,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             for pl in made
         ]
         token = demo_admin_token(session, now=utcnow())
-    where = make_url(str(get_settings(app).database_url)).render_as_string(hide_password=True)
-    click.echo(f"Database: {where}")
+    database = make_url(str(get_settings(app).database_url)).render_as_string(hide_password=True)
+    click.echo(f"Database: {database}")
     click.echo(f"Sample feed {report.feed!r}: {report.stations} stations, {report.trains} trains")
     click.echo("Demo posters (open a URL to see the traveler's form):")
     click.echo("\n".join(lines))
