@@ -1,8 +1,8 @@
 """Which posters an admin manages: those of their own jurisdictions; national manages all.
 
 A station poster belongs to the station's state or province. A train poster belongs to every
-state its train numbers call in (a Northeast Regional poster is New York's and New Jersey's alike), as
-a train tip falls back to every state on its route.
+state its train numbers call in (a Northeast Regional poster is New York's and New Jersey's
+alike), as a train tip falls back to every state on its route.
 """
 
 from __future__ import annotations
@@ -58,7 +58,17 @@ def placement_filter(scope: Scope) -> tuple[ColumnElement[bool], ...]:
     if not scope:
         return (false(),)
     stations = select(Station.id).where(Station.state.in_(sorted(scope)))
-    return (or_(Placement.station_id.in_(stations), Placement.train_id.in_(trains_in(scope))),)
+    # A car that turns around rides as several numbers (placement_train): any one will do.
+    riding = select(PlacementTrain.placement_id).where(
+        PlacementTrain.train_id.in_(trains_in(scope))
+    )
+    return (
+        or_(
+            Placement.station_id.in_(stations),
+            Placement.train_id.in_(trains_in(scope)),
+            Placement.id.in_(riding),
+        ),
+    )
 
 
 def covers_station(scope: Scope, station: Station) -> bool:

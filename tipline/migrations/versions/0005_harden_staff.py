@@ -2,7 +2,7 @@
 sign-in lockout moved to the shared limiter
 
 Revision ID: 0005_harden_staff
-Revises: 0004
+Revises: 0005_locations
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ from tipline.accounts import chain
 from tipline.db import UTCDateTime
 
 revision = "0005_harden_staff"
-down_revision = "0004"
+down_revision = "0005_locations"
 branch_labels = None
 depends_on = None
 
