@@ -37,7 +37,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout's tipline and its test helpers
+# This checkout's tipline and its test helpers; not bench/ itself, whose queue.py would shadow
+# the standard library's queue (psycopg imports it).
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 import pyotp  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
@@ -45,7 +47,9 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from tests import factories, loadgen  # noqa: E402
 from tipline import create_app  # noqa: E402
+from tipline.accounts import audit  # noqa: E402
 from tipline.accounts.models import AuditEvent  # noqa: E402
+from tipline.config import get_settings  # noqa: E402
 from tipline.db import Database, session_scope  # noqa: E402
 from tipline.migrate import upgrade  # noqa: E402
 
@@ -196,6 +200,7 @@ def main() -> None:
         with gunicorn({**env, **relaxed}, args.workers) as base:
             load(base, data, args.seconds)
             race(base, data, args.race_rounds)
+        chain(url, folder / "verify")
         if not args.redis_url:
             print("\n3. sign-in throttle: skipped (give --redis-url)")
             return
@@ -234,6 +239,18 @@ def load(base: str, data: dict[str, object], seconds: float) -> None:
     print(tally.table())
     for error in tally.errors[:5]:
         print("  error:", error)
+
+
+def chain(url: str, folder: Path) -> None:
+    """The audit chain after 4 workers appended to it at once: recomputed end to end."""
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(folder), "SECRET_KEY": SECRET})
+    with app.app_context(), session_scope(app) as session:
+        verdict = audit.verify(session, str(get_settings(app).audit_key))
+    Database.engine(app).dispose()
+    state = "intact" if verdict.ok else f"NOT intact: {verdict.problem}"
+    print(
+        f"\n   audit chain after the load (audit verify): {state}, {verdict.records} records"
+    )
 
 
 def race(base: str, data: dict[str, object], rounds: int) -> None:
