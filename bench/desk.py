@@ -248,9 +248,7 @@ def chain(url: str, folder: Path) -> None:
         verdict = audit.verify(session, str(get_settings(app).audit_key))
     Database.engine(app).dispose()
     state = "intact" if verdict.ok else f"NOT intact: {verdict.problem}"
-    print(
-        f"\n   audit chain after the load (audit verify): {state}, {verdict.records} records"
-    )
+    print(f"\n   audit chain after the load (audit verify): {state}, {verdict.records} records")
 
 
 def race(base: str, data: dict[str, object], rounds: int) -> None:
