@@ -16,13 +16,14 @@ install-test: $(BIN)/python system-deps
 	$(BIN)/pip install --quiet ".[test]"
 
 # Debian packages the tests drive: the browser (never downloaded by Playwright), the PDF
-# rasteriser, the font the posters embed, and nginx (with openssl for a test certificate) that
-# runs deploy/nginx/tipline.conf in front of gunicorn. Installed only when missing, as root.
+# rasteriser, the font the posters embed, nginx (with openssl for a test certificate) that runs
+# deploy/nginx/tipline.conf in front of gunicorn, and the sqlite3 shell (the audit log is tampered
+# with in it, as an attacker would). Installed only when missing, and only as root.
 system-deps:
 	@missing=""; \
 	for pair in chromium:/usr/bin/chromium poppler-utils:/usr/bin/pdftoppm \
 	            fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf \
-	            nginx:/usr/sbin/nginx openssl:/usr/bin/openssl; do \
+	            nginx:/usr/sbin/nginx openssl:/usr/bin/openssl sqlite3:/usr/bin/sqlite3; do \
 	  pkg=$${pair%%:*}; path=$${pair#*:}; [ -e "$$path" ] || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \

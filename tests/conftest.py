@@ -7,7 +7,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -90,14 +90,20 @@ def app(_migrated: str, tmp_path: Path) -> Iterator[Flask]:
 
 
 def wipe(app: Flask) -> None:
-    """Delete every row after a test."""
+    """Delete every row after a test, and put the audit chain back at its start."""
     # Tests commit like real code, and browser tests need committed rows visible to a live
     # server, so isolation is by emptying the tables rather than by a rolled-back savepoint.
     engine = Database.engine(app)
     tables = [t.name for t in Base.metadata.sorted_tables]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            # The audit tables refuse TRUNCATE; lift their triggers for the wipe only.
+            for table in GUARDED:
+                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            conn.execute(GENESIS)
+            for table in GUARDED:
+                conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
         else:
             # The audit log's append-only triggers refuse DELETE; lift them for the wipe only.
             triggers = conn.execute(
@@ -107,8 +113,16 @@ def wipe(app: Flask) -> None:
                 conn.execute(text(f"DROP TRIGGER {name}"))
             for table in reversed(tables):
                 conn.execute(text(f"DELETE FROM {table}"))
+            conn.execute(GENESIS)
             for _name, sql in triggers:
                 conn.execute(text(sql))
+
+
+GUARDED = ("audit_event", "audit_chain")
+GENESIS = text(
+    "INSERT INTO audit_chain (id, last_id, last_hash, key_id, records) "
+    f"VALUES (1, 0, '{'0' * 64}', NULL, 0)"
+)
 
 
 DEFAULT_TEST_REDIS = "redis://127.0.0.1:6379/15"
@@ -199,6 +213,32 @@ def live_server(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(10)
+
+
+@pytest.fixture
+def serve(_migrated: str, tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Serve an app with extra settings over plain HTTP on loopback (werkzeug, threaded): a real
+    multi-threaded server for plain HTTP clients. Returns its base URL. Cookies go without
+    Secure (an http PUBLIC_URL), as urllib's cookie jar needs."""
+    running: list[tuple[Any, threading.Thread, Flask]] = []
+
+    def start(**settings: object) -> str:
+        served = make_test_app(
+            _migrated,
+            tmp_path / f"served-{len(running)}",
+            **{"PUBLIC_URL": "http://127.0.0.1", **settings},
+        )
+        server = make_server("127.0.0.1", 0, served, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running.append((server, thread, served))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server, thread, served in running:
+        server.shutdown()
+        thread.join(10)
+        Database.engine(served).dispose()
 
 
 @pytest.fixture

@@ -179,7 +179,6 @@ def staff_user(
         password_hash=_password_hash(password),
         totp_secret=secret,
         active=active,
-        failed_logins=0,
         session_version=0,
     )
     user.jurisdictions = [UserJurisdiction(code=code) for code in jurisdictions]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -66,3 +67,45 @@ def test_two_limiters_on_one_redis_share_counts_and_fingerprints(
 def test_memory_fingerprints_are_private_to_the_process() -> None:
     assert Limiter().fingerprint("203.0.113.9") != Limiter().fingerprint("203.0.113.9")
     assert "203.0.113.9" not in Limiter().fingerprint("203.0.113.9")
+
+
+def test_a_fixed_window_is_exact_and_says_when_it_reopens(limiter: Limiter) -> None:
+    rate = Rate(3, 60)
+    verdicts = [limiter.hit(rate, "signin", "c", fixed=True) for _ in range(4)]
+    assert [v.allowed for v in verdicts] == [True, True, True, False]
+    # The window opened at the first hit: it reopens 60 s after it, to the second.
+    assert 58 < verdicts[-1].retry_after <= 60
+    assert not limiter.peek(rate, "signin", "c", fixed=True).allowed
+    # The sliding counters of the same key are another budget.
+    assert limiter.hit(rate, "signin", "c").allowed
+
+
+def test_a_refund_gives_one_place_back_and_never_a_credit(limiter: Limiter) -> None:
+    rate = Rate(2, 60)
+    for fixed in (False, True):
+        assert limiter.hit(rate, "r", fixed=fixed).allowed
+        assert limiter.hit(rate, "r", fixed=fixed).allowed
+        assert not limiter.peek(rate, "r", fixed=fixed).allowed
+        limiter.refund(rate, "r", fixed=fixed)
+        assert limiter.hit(rate, "r", fixed=fixed).allowed
+        assert not limiter.hit(rate, "r", fixed=fixed).allowed
+    # Refunds on an empty budget do not lend places for later.
+    for _ in range(3):
+        limiter.refund(rate, "empty", fixed=True)
+    assert [limiter.hit(rate, "empty", fixed=True).allowed for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+
+
+def test_a_hold_lasts_exactly_its_seconds(limiter: Limiter) -> None:
+    assert limiter.held(2, "lock", "e") == 0
+    assert 1.5 < limiter.hold(2, "lock", "e") <= 2
+    assert 1.5 < limiter.held(2, "lock", "e") <= 2
+    assert 1.5 < limiter.hold(2, "lock", "e") <= 2  # raising it again does not extend it
+    limiter.release(2, "lock", "e")
+    assert limiter.held(2, "lock", "e") == 0
+    limiter.hold(1, "lock", "f")
+    time.sleep(1.1)
+    assert limiter.held(1, "lock", "f") == 0

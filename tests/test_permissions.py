@@ -62,7 +62,7 @@ TIP_ACTIONS: dict[str, dict[str, str]] = {
 class Call:
     """One request a rule is tried with: a URL template and, for a POST, its fields."""
 
-    url: str  # {tip}: the tip's id; {code}: a placement's code
+    url: str  # {tip}: the tip's id; {code}: a placement's code; {station}: its station
     data: dict[str, str] | None = None
     csrf_prefix: str = ""
 
@@ -74,6 +74,7 @@ class Expect:
     access: Access
     calls: tuple[Call, ...]
     per_tip: bool = False  # tried on the New York tip and on the New Jersey one
+    per_poster: bool = False  # tried on the New York poster and on the New Jersey one
     ok: frozenset[int] = field(default_factory=lambda: frozenset({200}))
 
 
@@ -130,22 +131,31 @@ MATRIX: dict[tuple[str, str], Expect] = {
         ),
         ok=frozenset({302}),
     ),
-    ("/staff/posters/<code>", "GET"): Expect(Access.ADMIN, (Call("/staff/posters/{code}"),)),
+    # -- admins, and only for the posters of their own jurisdictions (national: all)
+    ("/staff/posters/<code>", "GET"): Expect(
+        Access.ADMIN, (Call("/staff/posters/{code}"),), per_poster=True
+    ),
     ("/staff/posters/<code>/retire", "GET"): Expect(
-        Access.ADMIN, (Call("/staff/posters/{code}/retire"),)
+        Access.ADMIN, (Call("/staff/posters/{code}/retire"),), per_poster=True
     ),
     ("/staff/posters/<code>/retire", "POST"): Expect(
-        Access.ADMIN, (Call("/staff/posters/{code}/retire", {}),), ok=frozenset({302})
+        Access.ADMIN,
+        (Call("/staff/posters/{code}/retire", {}),),
+        per_poster=True,
+        ok=frozenset({302}),
     ),
     ("/staff/posters/download", "GET"): Expect(
         Access.ADMIN,
         (
             Call("/staff/posters/download?placement={code}"),
-            Call("/staff/posters/download?station=NYP"),
+            Call("/staff/posters/download?station={station}"),
         ),
+        per_poster=True,
     ),
     ("/staff/posters/preview", "GET"): Expect(
-        Access.ADMIN, (Call("/staff/posters/preview?placement={code}&size=sticker"),)
+        Access.ADMIN,
+        (Call("/staff/posters/preview?placement={code}&size=sticker"),),
+        per_poster=True,
     ),
 }
 
@@ -159,6 +169,8 @@ PERSONAS: dict[str, tuple[Role, tuple[str, ...]] | None] = {
     "national_triager": (Role.TRIAGER, ("national",)),
     "national_admin": (Role.ADMIN, ("national",)),
 }
+# Not in the matrix run: a third state's admin for the cross-state poster test.
+OTHER_PERSONAS = {"ca_admin": (Role.ADMIN, ("CA",))}
 
 
 def staff_rules(app: Flask) -> set[tuple[str, str]]:
@@ -173,11 +185,12 @@ def staff_rules(app: Flask) -> set[tuple[str, str]]:
 
 @dataclass
 class World:
-    """A New York tip, a New Jersey tip and a poster, committed."""
+    """A New York tip and poster, a New Jersey tip and poster, committed."""
 
     ny_tip: int
     nj_tip: int
     code: str
+    nj_code: str
 
 
 @pytest.fixture
@@ -186,6 +199,10 @@ def world(app: Flask, session: Session) -> World:
     app.config["CLOCK"] = lambda: NOW
     nyp = factories.station(session)
     placement = factories.placement(session, station=nyp, spot="Main concourse")
+    nwk = factories.station(session, **{**factories.NWK, "name": f"{NJ_MARKER} Newark Penn"})
+    nj_poster = factories.placement(session, station=nwk, spot=f"{NJ_MARKER} concourse")
+    # New Jersey staff: a New York admin's staff list must not show them.
+    factories.staff_user(session, email=f"{NJ_MARKER}.triager@example.gov", jurisdictions=("NJ",))
     ny = factories.tip(session, jurisdictions=("NY",), details=f"{NY_MARKER} on the platform")
     nj = factories.tip(
         session,
@@ -198,13 +215,13 @@ def world(app: Flask, session: Session) -> World:
         descriptions=f"{NJ_MARKER} people",
     )
     session.commit()
-    return World(ny_tip=ny.id, nj_tip=nj.id, code=placement.code)
+    return World(ny_tip=ny.id, nj_tip=nj.id, code=placement.code, nj_code=nj_poster.code)
 
 
 def sign_in_as(app: Flask, session: Session, name: str) -> tuple[FlaskClient, set[str]]:
     """A browser for persona `name`, and the jurisdictions it sees ({} when anonymous)."""
     browser = app.test_client()
-    persona = PERSONAS[name]
+    persona = PERSONAS[name] if name in PERSONAS else OTHER_PERSONAS[name]
     if persona is None:
         return browser, set()
     role, codes = persona
@@ -234,10 +251,15 @@ def attempts(role: Role | None, codes: set[str], world: World) -> Iterator[Attem
         MATRIX.items(), key=lambda kv: (kv[0][1] != "GET", kv[0] == ("/staff/signout", "POST"))
     )
     for (_rule, method), expect in rows:
-        tips = [("NY", world.ny_tip), ("NJ", world.nj_tip)] if expect.per_tip else [(None, 0)]
-        for which, tip_id in tips:
+        places = [
+            ("NY", dict(tip=world.ny_tip, code=world.code, station="NYP")),
+            ("NJ", dict(tip=world.nj_tip, code=world.nj_code, station="NWK")),
+        ]
+        if not (expect.per_tip or expect.per_poster):
+            places = [(None, places[0][1])]
+        for which, place in places:
             for call in expect.calls:
-                url = call.url.format(tip=tip_id, code=world.code)
+                url = call.url.format(**place)
                 data = call.data
                 if data is not None:
                     data = {**data, f"{call.csrf_prefix}csrf_token": "{csrf}"}
@@ -251,7 +273,8 @@ def attempts(role: Role | None, codes: set[str], world: World) -> Iterator[Attem
                     expected = "404"
                 else:
                     expected = "ok"
-                yield Attempt(method, url, data, expected, expect.ok, which)
+                tip = which if expect.per_tip else None
+                yield Attempt(method, url, data, expected, expect.ok, tip)
 
 
 def test_every_staff_rule_is_in_the_matrix(app: Flask) -> None:
@@ -363,7 +386,7 @@ def test_every_staff_form_refuses_a_missing_or_forged_csrf_token(
     assert posts, "the matrix has POST rules"
     for _rule, expect in posts:
         for call in expect.calls:
-            url = call.url.format(tip=world.ny_tip, code=world.code)
+            url = call.url.format(tip=world.ny_tip, code=world.code, station="NYP")
             for data in (dict(call.data or {}), {**(call.data or {}), "csrf_token": "forged"}):
                 response: TestResponse = browser.post(url, data=data)
                 assert response.status_code == 400, f"POST {url} with {data}"
@@ -374,3 +397,38 @@ def test_every_staff_form_refuses_a_missing_or_forged_csrf_token(
     placement = session.scalars(select(Placement).where(Placement.code == world.code)).one()
     assert placement.active
     assert session.scalars(select(Placement).where(Placement.spot == "Matrix")).all() == []
+
+
+def test_a_new_york_admin_cannot_retire_a_california_poster(app: Flask, session: Session) -> None:
+    app.config["CLOCK"] = lambda: NOW
+    sac = factories.station(
+        session,
+        code="SAC",
+        name="Sacramento Valley",
+        lat=38.58,
+        lon=-121.50,
+        state="CA",
+        tz="America/Los_Angeles",
+    )
+    poster = factories.placement(session, station=sac, spot="Lobby restroom")
+    session.commit()
+    browser, _ = sign_in_as(app, session, "ny_admin")
+    token = csrf_token(browser.get("/staff/account").get_data(as_text=True))
+    response = browser.post(f"/staff/posters/{poster.code}/retire", data={"csrf_token": token})
+    assert response.status_code == 404
+    assert "Sacramento" not in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Placement, poster.id).active  # type: ignore[union-attr]
+    [denied] = session.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied"))
+    assert (
+        denied.target == f"placement:{poster.code}" and denied.actor_email == "ny_admin@example.gov"
+    )
+    # California's admin can.
+    ca, _ = sign_in_as(app, session, "ca_admin")
+    token = csrf_token(ca.get("/staff/account").get_data(as_text=True))
+    assert (
+        ca.post(f"/staff/posters/{poster.code}/retire", data={"csrf_token": token}).status_code
+        == 302
+    )
+    session.expire_all()
+    assert not session.get(Placement, poster.id).active  # type: ignore[union-attr]

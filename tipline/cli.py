@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
+from sqlalchemy.exc import DBAPIError
 
 from tipline import create_app
-from tipline.config import SettingsError
+from tipline.config import SettingsError, get_settings
 
 
 def _create_app() -> Flask:
@@ -18,7 +21,49 @@ def _create_app() -> Flask:
         raise click.ClickException(f"bad setting: {exc}") from None
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
+class TiplineGroup(FlaskGroup):
+    """The `tipline` group: a database that is missing or behind is one clear line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a database error caused by the schema becomes "run db upgrade"."""
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            problem = _schema_problem(ctx)
+            if problem is None:
+                raise
+            raise click.ClickException(problem) from exc
+
+
+def _schema_problem(ctx: click.Context) -> str | None:
+    """Why the database cannot serve this Tipline (not migrated, behind, unreachable); None
+    when its schema is current, so the original error stands."""
+    from tipline.migrate import revisions
+
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    where = _database(app)
+    try:
+        current, head = revisions(app)
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        return f"cannot reach the database at {where}: {reason}"
+    if current is None:
+        return f"the database at {where} is not set up yet: run `tipline db upgrade`"
+    if current != head:
+        return (
+            f"the database at {where} is at revision {current}, this Tipline needs {head}: "
+            "run `tipline db upgrade`"
+        )
+    return None
+
+
+def _database(app: Flask) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(str(get_settings(app).database_url)).render_as_string(hide_password=True)
+
+
+@click.group(cls=TiplineGroup, create_app=_create_app, add_default_commands=True)
 def main() -> None:
     """Tipline: QR-code tip reporting for stations and trains."""
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
+import hmac
 import os
 import secrets
 import types
@@ -101,6 +103,14 @@ class Settings:
         "signs sessions and form tokens; default generated once into the instance folder",
         secret=True,
     )
+    sqlite_busy_seconds: float = setting(
+        30.0, "how long a SQLite write waits for another one to finish", minimum=0.1
+    )
+    audit_key: str | None = setting(
+        None,
+        "HMAC key sealing the audit log's hash chain; default derived from SECRET_KEY",
+        secret=True,
+    )
     redis_url: str | None = setting(
         None, "shared limiter storage across workers and machines (`redis://host:6379/0`)"
     )
@@ -130,10 +140,12 @@ class Settings:
         10.0, "how often buffered scan counts are written", minimum=0
     )
     session_idle_minutes: float = setting(30.0, "staff idle timeout", minimum=0.1)
-    signin_max_failures: int = setting(5, "failures before an account locks", minimum=1)
-    signin_lock_minutes: float = setting(15.0, "how long a locked account waits", minimum=0)
+    signin_max_failures: int = setting(
+        5, "failed sign-ins (password or code) before an email locks", minimum=1
+    )
+    signin_lock_minutes: float = setting(15.0, "how long a locked email waits", minimum=0.01)
     signin_client_max_failures: int = setting(20, "failures per client per window", minimum=1)
-    signin_client_window_minutes: float = setting(10.0, "the per-client window", minimum=0.1)
+    signin_client_window_minutes: float = setting(10.0, "the per-client window", minimum=0.01)
     overdue_urgent_minutes: float = setting(
         10.0, "an urgent tip is overdue unacknowledged after", minimum=0
     )
@@ -327,6 +339,10 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> Setti
     generated = not values.get("secret_key")
     if generated:
         values["secret_key"] = instance_secret(instance / "secret_key")
+    if not values.get("audit_key"):
+        # Every server of a deployment shares SECRET_KEY (production insists on it), so they
+        # seal the audit chain alike; a deployment that may rotate SECRET_KEY pins AUDIT_KEY.
+        values["audit_key"] = derived_key(values["secret_key"], "audit chain")
     settings = Settings(**values)
     if settings.production:
         _refuse_unsafe_production(settings, generated_secret=generated)
@@ -372,6 +388,11 @@ def update_settings(app: Flask, **changes: Any) -> Settings:
     settings = get_settings(app).replace(**changes)
     app.extensions[EXTENSION] = settings
     return settings
+
+
+def derived_key(secret: str, purpose: str) -> str:
+    """A key for one purpose derived from `secret` (HMAC-SHA256), so purposes never share one."""
+    return hmac.new(secret.encode(), f"tipline {purpose}".encode(), hashlib.sha256).hexdigest()
 
 
 def instance_secret(path: Path) -> str:

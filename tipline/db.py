@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from flask import Flask, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -59,15 +60,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, synchronous=FULL, foreign keys and real savepoints."""
+# An execution option naming a transaction that will write; see begin_write().
+WRITE_OPTION = "tipline_write"
+# conn.info key: True once the SQLite transaction holds the write lock (BEGIN IMMEDIATE, or a
+# write statement already ran in it).
+_WRITING = "tipline_writing"
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+DEFAULT_BUSY_SECONDS = 30.0
+
+
+def make_engine(url: str, *, busy_seconds: float = DEFAULT_BUSY_SECONDS, **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, synchronous=FULL, foreign keys, real savepoints and
+    write transactions that take the lock up front (see begin_write)."""
     if not url.startswith("sqlite"):
         # Accept the plain libpq form too; psycopg 3 is the driver we ship.
         for plain in ("postgresql://", "postgres://"):
             if url.startswith(plain):
                 url = "postgresql+psycopg://" + url[len(plain) :]
         return create_engine(url, pool_pre_ping=True, **kwargs)
-    engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+    engine = create_engine(url, connect_args={"timeout": busy_seconds}, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -79,14 +90,53 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+    def _on_begin(conn: Connection) -> None:
+        # A read stays a plain (deferred) BEGIN, so queue pages never wait for one another. A
+        # transaction that will write takes the write lock first: one that read first and then
+        # writes cannot wait for the lock once another connection has committed (SQLite answers
+        # SQLITE_BUSY_SNAPSHOT at once, "database is locked"), whereas BEGIN IMMEDIATE waits
+        # for it up to the busy timeout and then reads the latest data under it.
+        immediate = bool(conn.get_execution_options().get(WRITE_OPTION))
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.info[_WRITING] = immediate
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _on_execute(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not conn.info.get(_WRITING) and statement.lstrip()[:7].upper().startswith(_WRITE_VERBS):
+            conn.info[_WRITING] = True
 
     return engine
+
+
+def begin_write(session: Session) -> None:
+    """Declare that the session's transaction writes: on SQLite it takes the write lock now
+    (BEGIN IMMEDIATE, waiting up to the busy timeout), before it reads what it will change.
+
+    Call it before the reads of a read-modify-write. A transaction that has only read so far is
+    rolled back first (nothing is lost; objects reload under the lock); one that has already
+    written holds the lock and is left alone. PostgreSQL needs none of this: no-op there.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        conn = session.connection()
+        if conn.info.get(_WRITING) or session.in_nested_transaction():
+            return
+        if session.new or session.dirty or session.deleted:
+            # Pending changes are the caller's first write: flushing them takes the lock.
+            session.flush()
+            return
+        session.rollback()
+    session.connection(execution_options={WRITE_OPTION: True})
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" (the busy timeout ran out)."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
 
 
 class Database:
@@ -98,17 +148,27 @@ class Database:
 
     def init_app(self, app: Flask) -> None:
         """Create the engine from DATABASE_URL and close sessions at the end of each context."""
-        engine = make_engine(str(get_settings(app).database_url))
-        app.extensions["tipline.db"] = {
-            "engine": engine,
-            "sessionmaker": sessionmaker(bind=engine, expire_on_commit=False),
-        }
+        settings = get_settings(app)
+        engine = make_engine(str(settings.database_url), busy_seconds=settings.sqlite_busy_seconds)
+        # Sessions carry the audit key, so a record sealed in a worker thread without an app
+        # context (an alert dispatcher, say) is sealed like any other.
+        maker = sessionmaker(
+            bind=engine, expire_on_commit=False, info={"audit_key": settings.audit_key}
+        )
+        app.extensions["tipline.db"] = {"engine": engine, "sessionmaker": maker}
         app.teardown_appcontext(self._close)
 
     @staticmethod
     def engine(app: Flask) -> Engine:
         """The app's engine."""
         return app.extensions["tipline.db"]["engine"]
+
+    def write(self) -> Session:
+        """The request's session in a write transaction (see begin_write); call it before the
+        reads of anything the request will change."""
+        session = self.session
+        begin_write(session)
+        return session
 
     @property
     def session(self) -> Session:
@@ -130,10 +190,13 @@ db = Database()
 
 
 @contextmanager
-def session_scope(app: Flask) -> Iterator[Session]:
-    """A session outside a request (CLI, benchmarks): commit on success, roll back on error."""
+def session_scope(app: Flask, *, write: bool = False) -> Iterator[Session]:
+    """A session outside a request (CLI, workers, benchmarks): commit on success, roll back on
+    error; `write=True` takes SQLite's write lock before the first read (see begin_write)."""
     session: Session = app.extensions["tipline.db"]["sessionmaker"]()
     try:
+        if write:
+            begin_write(session)
         yield session
         session.commit()
     except BaseException:

@@ -56,7 +56,7 @@ DEMO_ADMIN = "admin@demo.invalid"
 def demo_admin_token(session: Session, *, now: datetime) -> str | None:
     """A set-up token for the demo's national admin while it has not been set up; else None."""
     from tipline.accounts.models import Role
-    from tipline.accounts.services import create_user, find_user, reset_user
+    from tipline.accounts.users import create_user, find_user, reset_user
 
     user = find_user(session, DEMO_ADMIN)
     if user is None:

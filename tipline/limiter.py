@@ -24,7 +24,7 @@ from typing import Any
 from flask import Flask, current_app
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.storage import MemoryStorage, Storage, storage_from_string
-from limits.strategies import SlidingWindowCounterRateLimiter
+from limits.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 from tipline.config import Rate
 
@@ -61,6 +61,8 @@ class Limiter:
             storage_from_string(redis_url, **REDIS_TIMEOUTS) if redis_url else MemoryStorage()  # type: ignore[assignment]
         )
         self._strategy = SlidingWindowCounterRateLimiter(self._storage)
+        # Holds (a lock for exactly N seconds) need a fixed expiry, not a sliding estimate.
+        self._fixed = FixedWindowRateLimiter(self._storage)
         self._lock = threading.Lock()
         self._salt: bytes = secrets.token_bytes(32)
         # Shared storage: the first fingerprint fetches the salt every worker uses.
@@ -104,45 +106,96 @@ class Limiter:
 
     # --- counting -------------------------------------------------------------------------
 
-    def _item(self, rate: Rate) -> RateLimitItem:
-        return RateLimitItemPerSecond(
-            rate.count, max(1, round(rate.seconds)), namespace=self.prefix
-        )
+    def _item(self, rate: Rate, fixed: bool = False) -> RateLimitItem:
+        namespace = f"{self.prefix}-fixed" if fixed else self.prefix
+        return RateLimitItemPerSecond(rate.count, max(1, round(rate.seconds)), namespace=namespace)
 
-    def hit(self, rate: Rate, *key: str) -> Verdict:
-        """Count one event under `key` if `rate` allows it; an off rate always allows."""
+    def _pick(self, rate: Rate, fixed: bool) -> tuple[Any, RateLimitItem]:
+        return (self._fixed if fixed else self._strategy), self._item(rate, fixed)
+
+    def hit(self, rate: Rate, *key: str, fixed: bool = False) -> Verdict:
+        """Count one event under `key` if `rate` allows it; an off rate always allows.
+
+        The default sliding window smooths a burst at a window's edge. `fixed=True` counts in a
+        window that opens at the first event and closes exactly `rate.seconds` later, so a
+        budget is exact (never one over at an edge) and says exactly when it refills.
+        """
         if rate.off:
             return Verdict(True)
-        item = self._item(rate)
+        strategy, item = self._pick(rate, fixed)
         try:
-            if self._strategy.hit(item, *key):
+            if strategy.hit(item, *key):
                 return Verdict(True)
-            stats = self._strategy.get_window_stats(item, *key)
+            stats = strategy.get_window_stats(item, *key)
         except LimiterUnavailable:
             raise
         except Exception as exc:
             raise LimiterUnavailable(str(exc)) from None
         return Verdict(False, max(0.0, stats.reset_time - time.time()))
 
-    def peek(self, rate: Rate, *key: str) -> Verdict:
+    def peek(self, rate: Rate, *key: str, fixed: bool = False) -> Verdict:
         """Whether one more event would be allowed, without counting it."""
         if rate.off:
             return Verdict(True)
-        item = self._item(rate)
+        strategy, item = self._pick(rate, fixed)
         try:
-            if self._strategy.test(item, *key):
+            if strategy.test(item, *key):
                 return Verdict(True)
-            stats = self._strategy.get_window_stats(item, *key)
+            stats = strategy.get_window_stats(item, *key)
         except Exception as exc:
             raise LimiterUnavailable(str(exc)) from None
         return Verdict(False, max(0.0, stats.reset_time - time.time()))
 
-    def clear(self, rate: Rate, *key: str) -> None:
+    def clear(self, rate: Rate, *key: str, fixed: bool = False) -> None:
         """Forget the counts under `key` (after a successful sign-in, say)."""
         if rate.off:
             return
+        strategy, item = self._pick(rate, fixed)
         try:
-            self._strategy.clear(self._item(rate), *key)
+            strategy.clear(item, *key)
+        except Exception as exc:
+            raise LimiterUnavailable(str(exc)) from None
+
+    def refund(self, rate: Rate, *key: str, fixed: bool = False) -> None:
+        """Give back one event counted by `hit` (a reservation that turned out not to count)."""
+        if rate.off:
+            return
+        strategy, item = self._pick(rate, fixed)
+        try:
+            # Never below zero: a refund after the window closed must not become a credit.
+            if strategy.get_window_stats(item, *key).remaining < item.amount:
+                strategy.hit(item, *key, cost=-1)
+        except Exception as exc:
+            raise LimiterUnavailable(str(exc)) from None
+
+    # --- holds: a flag under a key for an exact number of seconds (a lockout) -------------
+
+    def _hold_item(self, seconds: float) -> RateLimitItem:
+        return RateLimitItemPerSecond(1, max(1, round(seconds)), namespace=f"{self.prefix}-hold")
+
+    def hold(self, seconds: float, *key: str) -> float:
+        """Raise the flag under `key` for `seconds` (kept if already up); seconds it has left."""
+        item = self._hold_item(seconds)
+        try:
+            self._fixed.hit(item, *key)
+            stats = self._fixed.get_window_stats(item, *key)
+        except Exception as exc:
+            raise LimiterUnavailable(str(exc)) from None
+        return max(0.0, stats.reset_time - time.time())
+
+    def held(self, seconds: float, *key: str) -> float:
+        """Seconds the flag under `key` (raised with these `seconds`) stays up; 0 when down."""
+        item = self._hold_item(seconds)
+        try:
+            stats = self._fixed.get_window_stats(item, *key)
+        except Exception as exc:
+            raise LimiterUnavailable(str(exc)) from None
+        return max(0.0, stats.reset_time - time.time()) if stats.remaining <= 0 else 0.0
+
+    def release(self, seconds: float, *key: str) -> None:
+        """Lower the flag under `key`."""
+        try:
+            self._fixed.clear(self._hold_item(seconds), *key)
         except Exception as exc:
             raise LimiterUnavailable(str(exc)) from None
 

@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask
 
+from tipline.config import get_settings
 from tipline.db import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -18,6 +19,8 @@ def alembic_config(app: Flask) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = Database.engine(app)
+    # Migrations that seal audit records need the key; it never goes into the database.
+    cfg.attributes["audit_key"] = get_settings(app).audit_key
     return cfg
 
 
@@ -29,3 +32,14 @@ def upgrade(app: Flask, revision: str = "head") -> None:
 def downgrade(app: Flask, revision: str) -> None:
     """Take the database schema down to `revision`."""
     command.downgrade(alembic_config(app), revision)
+
+
+def revisions(app: Flask) -> tuple[str | None, str]:
+    """The database's schema revision (None when never migrated) and the code's newest."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(app)).get_current_head()
+    with Database.engine(app).connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current, str(head)

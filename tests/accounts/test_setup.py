@@ -9,14 +9,14 @@ import pyotp
 
 from tests.conftest import csrf_token
 from tests.factories import sign_in
-from tipline.accounts import services
+from tipline.accounts import users
 from tipline.accounts.models import Role
 
 PASSWORD = "lantern orbit pickle 9"
 
 
 def _new_user(session, clock, email="nj@example.gov"):
-    user, token = services.create_user(
+    user, token = users.create_user(
         session,
         email=email,
         role=Role.TRIAGER,
@@ -121,7 +121,7 @@ def test_unknown_link_is_refused(client) -> None:
 
 def test_reset_issues_a_new_link_and_voids_the_old(client, session, clock) -> None:
     user, old = _new_user(session, clock)
-    new = services.reset_user(session, user=user, actor=None, now=clock.now)
+    new = users.reset_user(session, user=user, actor=None, now=clock.now)
     session.commit()
     assert client.get(f"/staff/setup/{old}").status_code == 404
     assert client.get(f"/staff/setup/{new}").status_code == 200

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import pyotp
 from sqlalchemy import select
 
 from tests.conftest import csrf_token
 from tests.factories import STAFF_PASSWORD, sign_in, staff_user, totp_code
-from tipline.accounts import services
+from tipline.accounts import users
 from tipline.accounts.auth import SESSION_KEY
-from tipline.accounts.models import AuditEvent, Role, User
+from tipline.accounts.models import AuditEvent, Role, StaffSession, User
+from tipline.accounts.models import Role as R
 from tipline.config import update_settings
 from tipline.db import db
 
@@ -128,24 +131,42 @@ def test_the_code_step_expires_after_five_minutes(client, session, clock) -> Non
     assert "took too long" in page
 
 
-def test_account_locks_after_five_failures_with_a_clear_message(client, session, clock) -> None:
+def _lock_quickly(app, seconds: float = 2.0) -> None:
+    """Lockouts run on the shared limiter's real clock: make them seconds long in tests."""
+    update_settings(app, SIGNIN_LOCK_MINUTES=seconds / 60)
+
+
+def test_account_locks_after_five_failures_and_says_when_to_come_back(
+    app, client, session, clock
+) -> None:
     user, secret = staff_user(session)
     for _ in range(4):
         assert _password_step(client, user.email, "wrong password number x").status_code == 200
     locked = _password_step(client, user.email, "wrong password number x")
     assert locked.status_code == 429
     assert "Too many attempts. Try again in 15 minutes." in locked.get_data(as_text=True)
-    # Even the right password is refused while locked.
+    # Even the right password is refused while locked, and no password is judged meanwhile.
     refused = _password_step(client, user.email, STAFF_PASSWORD)
     assert refused.status_code == 429
-    clock.advance(minutes=14)
-    assert "Try again in 1 minute." in _password_step(client, user.email, STAFF_PASSWORD).get_data(
-        as_text=True
-    )
-    clock.advance(minutes=1, seconds=1)
+    assert "Try again in 15 minutes." in refused.get_data(as_text=True)
+    reasons = [e.detail["reason"] for e in _events(session, "signin.failure")]
+    assert reasons == ["wrong password"] * 4 + ["wrong password; locked", "locked"]
+
+
+def test_a_lock_ends_when_it_said(app, client, session, clock) -> None:
+    _lock_quickly(app)
+    user, secret = staff_user(session)
+    for _ in range(5):
+        response = _password_step(client, user.email, "wrong password number x")
+    assert response.status_code == 429
+    assert "Try again in 1 minute." in response.get_data(as_text=True)
+    assert _password_step(client, user.email, STAFF_PASSWORD).status_code == 429
+    time.sleep(2.1)
     sign_in(client, user.email, STAFF_PASSWORD, secret)
-    session.refresh(user)
-    assert user.failed_logins == 0 and user.locked_until is None
+    # A success forgets the failures: five more are needed for the next lock.
+    other = app.test_client()
+    for _ in range(4):
+        assert _password_step(other, user.email, "wrong password number x").status_code == 200
 
 
 def test_wrong_codes_count_towards_the_lockout(client, session, clock) -> None:
@@ -158,21 +179,39 @@ def test_wrong_codes_count_towards_the_lockout(client, session, clock) -> None:
     assert "Try again in 15 minutes" in response.get_data(as_text=True)
 
 
-def test_unknown_emails_lock_too_so_lockout_reveals_nothing(client, session, clock) -> None:
-    for _ in range(4):
-        _password_step(client, "ghost@example.gov", "wrong password number x")
-    response = _password_step(client, "ghost@example.gov", "wrong password number x")
-    assert response.status_code == 429
-    assert "Try again in 15 minutes" in response.get_data(as_text=True)
+def test_unknown_emails_count_and_lock_exactly_like_real_ones(app, session, clock) -> None:
+    _lock_quickly(app)
+    staff_user(session)
+
+    def story(email: str) -> list[tuple[int, str]]:
+        browser = app.test_client()
+        answers = []
+        for password in ["wrong password number x"] * 6 + [STAFF_PASSWORD]:
+            response = _password_step(browser, email, password)
+            text = response.get_data(as_text=True)
+            message = (
+                "locked" if "Too many attempts" in text else "generic" if GENERIC in text else ""
+            )
+            answers.append((response.status_code, message))
+        return answers
+
+    real, ghost = story("ny@example.gov"), story("ghost@example.gov")
+    assert real[:6] == ghost[:6] == [(200, "generic")] * 4 + [(429, "locked")] * 2
+    # Locked, even the right password is refused: the real account looks like the ghost.
+    assert real[6] == ghost[6] == (429, "locked")
+    time.sleep(2.1)
+    assert _password_step(app.test_client(), "ghost@example.gov", "x" * 12).status_code == 200
 
 
 def test_client_is_throttled_across_accounts(app, client, session, clock) -> None:
-    update_settings(app, SIGNIN_CLIENT_MAX_FAILURES=4)
+    window = 5.0
+    update_settings(app, SIGNIN_CLIENT_MAX_FAILURES=4, SIGNIN_CLIENT_WINDOW_MINUTES=window / 60)
+    first = time.monotonic()
     for i in range(3):
         assert _password_step(client, f"u{i}@example.gov", "wrong password x").status_code == 200
     response = _password_step(client, "u3@example.gov", "wrong password x")
     assert response.status_code == 429
-    assert "Too many attempts. Try again in 10 minutes." in response.get_data(as_text=True)
+    assert "Too many attempts. Try again in 1 minute." in response.get_data(as_text=True)
     user, secret = staff_user(session)
     assert _password_step(client, user.email, STAFF_PASSWORD).status_code == 429
     # Another address is not affected.
@@ -188,8 +227,17 @@ def test_client_is_throttled_across_accounts(app, client, session, clock) -> Non
         },
     )
     assert response.status_code == 302
-    clock.advance(minutes=10, seconds=1)
+    # The window opened at the first failure and closes exactly `window` seconds later.
+    time.sleep(max(0.0, first + window + 0.2 - time.monotonic()))
     assert _password_step(client, user.email, STAFF_PASSWORD).status_code == 302
+
+
+def test_successful_sign_ins_do_not_use_up_the_client_budget(app, session, clock) -> None:
+    # An office behind one address: its staff signing in never throttles it.
+    update_settings(app, SIGNIN_CLIENT_MAX_FAILURES=3)
+    people = [staff_user(session, email=f"desk{i}@example.gov") for i in range(5)]
+    for user, secret in people:
+        sign_in(app.test_client(), user.email, STAFF_PASSWORD, secret)
 
 
 def test_idle_timeout_signs_out(client, session, clock) -> None:
@@ -218,10 +266,25 @@ def test_a_self_refreshing_page_does_not_keep_the_session_alive(client, session,
     assert response.status_code == 302 and "/staff/signin" in response.headers["Location"]
 
 
-def test_sign_out_clears_the_session(client, session, clock) -> None:
+def _saved_cookie(client) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def _replay(app, cookie: str):
+    """A different browser presenting a cookie saved earlier."""
+    thief = app.test_client()
+    thief.set_cookie("session", cookie)
+    return thief.get("/staff/account")
+
+
+def test_sign_out_ends_the_session_on_the_server(app, client, session, clock) -> None:
     user, secret = staff_user(session)
     sign_in(client, user.email, STAFF_PASSWORD, secret)
     page = client.get("/staff/account")
+    saved = _saved_cookie(client)
+    assert _replay(app, saved).status_code == 200  # the saved cookie works while signed in
     response = client.post(
         "/staff/signout", data={"csrf_token": csrf_token(page.get_data(as_text=True))}
     )
@@ -229,21 +292,69 @@ def test_sign_out_clears_the_session(client, session, clock) -> None:
     with client.session_transaction() as cookie:
         assert SESSION_KEY not in cookie
     assert client.get("/staff/account").status_code == 302
+    replayed = _replay(app, saved)
+    assert replayed.status_code == 302 and "/staff/signin" in replayed.headers["Location"]
     assert [e.actor_id for e in _events(session, "signout")] == [user.id]
+    session.expire_all()
+    [row] = session.scalars(select(StaffSession))
+    assert row.end_reason == "signout" and row.ended_at == clock.now
+    assert row.user_id == user.id and len(row.token_hash) == 64
 
 
-def test_a_replayed_cookie_of_a_disabled_user_is_refused(client, session, clock) -> None:
+def test_disable_ends_every_open_session_and_enable_revives_none(
+    app, client, session, clock
+) -> None:
     user, secret = staff_user(session)
     sign_in(client, user.email, STAFF_PASSWORD, secret)
-    assert client.get("/staff/account").status_code == 200
-    services.disable_user(session, user=user, actor=None, now=clock.now)
+    saved = _saved_cookie(client)
+    users.disable_user(session, user=user, actor=None, now=clock.now)
     session.commit()
     assert client.get("/staff/account").status_code == 302
-    # Re-enabling does not revive the old cookie: its session version is stale.
+    users.enable_user(session, user=user, actor=None, now=clock.now)
+    session.commit()
+    assert _replay(app, saved).status_code == 302
+    session.expire_all()
+    assert [r.end_reason for r in session.scalars(select(StaffSession))] == ["disabled"]
+
+
+def test_a_role_change_ends_the_session(app, client, session, clock) -> None:
+    user, secret = staff_user(session, role=R.ADMIN)
+    sign_in(client, user.email, STAFF_PASSWORD, secret)
+    saved = _saved_cookie(client)
+    assert client.get("/staff/users").status_code == 200
+    users.change_user(
+        session, user=user, role=R.VIEWER, jurisdiction_codes=None, actor=None, now=clock.now
+    )
+    session.commit()
+    assert _replay(app, saved).status_code == 302
+    assert client.get("/staff/users").status_code == 302  # to sign-in, not a stale admin page
+    [event] = _events(session, "user.update")
+    assert event.detail["sessions_ended"] == 1
+
+
+def test_an_idle_session_ends_on_the_server_for_good(app, client, session, clock) -> None:
+    user, secret = staff_user(session)
+    sign_in(client, user.email, STAFF_PASSWORD, secret)
+    saved = _saved_cookie(client)
+    clock.advance(minutes=30, seconds=1)
+    assert _replay(app, saved).status_code == 302
+    # Even with a longer timeout afterwards, the session stays ended.
+    update_settings(app, SESSION_IDLE_MINUTES=600)
+    assert _replay(app, saved).status_code == 302
+    assert client.get("/staff/account").status_code == 302
+    session.expire_all()
+    [row] = session.scalars(select(StaffSession))
+    assert row.end_reason == "idle"
+
+
+def test_a_forged_or_unknown_session_token_is_refused(app, client, session, clock) -> None:
+    with client.session_transaction() as cookie:
+        cookie[SESSION_KEY] = {"sid": "made-up"}
+    assert client.get("/staff/account").status_code == 302
+    # The old cookie shape (a user id and version) opens nothing either.
+    user, _ = staff_user(session)
     with client.session_transaction() as cookie:
         cookie[SESSION_KEY] = {"uid": user.id, "sv": 0, "seen": clock.now.timestamp()}
-    services.enable_user(session, user=user, actor=None, now=clock.now)
-    session.commit()
     assert client.get("/staff/account").status_code == 302
 
 
@@ -302,3 +413,20 @@ def test_session_cookie_is_httponly_lax_and_not_persistent(client, session, cloc
 def test_user_row_is_read_through_db_session(session) -> None:
     staff_user(session)
     assert db.session.scalar(select(User.email)) == "ny@example.gov"
+
+
+def test_the_staff_page_shows_a_locked_account_and_only_the_admins_own_staff(
+    app, client, session, clock
+) -> None:
+    admin, secret = staff_user(session, email="ny.admin@example.gov", role=R.ADMIN)
+    victim, _ = staff_user(session, email="victim@example.gov")
+    staff_user(session, email="nj.triager@example.gov", jurisdictions=("NJ",))
+    staff_user(session, email="both@example.gov", jurisdictions=("NJ", "NY"))
+    for _ in range(5):
+        _password_step(app.test_client(), victim.email, "wrong password number x")
+    sign_in(client, admin.email, STAFF_PASSWORD, secret)
+    page = client.get("/staff/users").get_data(as_text=True)
+    assert "victim@example.gov" in page and "both@example.gov" in page
+    assert "nj.triager@example.gov" not in page  # another state's staff
+    row = page[page.index("victim@example.gov") :].split("</tr>", 1)[0]
+    assert ">locked<" in row

@@ -76,8 +76,9 @@ def test_csv_export_has_a_header_and_joins_lists(
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.output)))
     assert [r["location_kind"] for r in rows] == ["station", "train"]
-    assert rows[0]["indicators"] == "branding;fearful"
-    assert rows[1]["jurisdictions"] == "NJ;PA"
+    # One CSV writer serves every export (tipline/csvout.py): lists joined with "; ".
+    assert rows[0]["indicators"] == "branding; fearful"
+    assert rows[1]["jurisdictions"] == "NJ; PA"
     assert rows[1]["details"] == 'She said "help", twice;\nthen left'
     assert "receipt_hash" not in rows[0]
 

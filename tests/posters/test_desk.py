@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from tests import factories
 from tests.conftest import csrf_token
 from tests.posters.conftest import (
+    LONG_NAME,
     PAGE_SIZES,
     SIZES,
     Network,
@@ -43,9 +44,13 @@ def fixed_clock(app: Flask) -> datetime:
     return NOW
 
 
-def signed_in(app: Flask, session: Session, role: Role, email: str) -> FlaskClient:
+def signed_in(
+    app: Flask, session: Session, role: Role, email: str, jurisdictions: tuple[str, ...] = ("NY",)
+) -> FlaskClient:
     """A fresh browser signed in as a new user with `role`."""
-    user, secret = factories.staff_user(session, email=email, role=role, jurisdictions=("NY",))
+    user, secret = factories.staff_user(
+        session, email=email, role=role, jurisdictions=jurisdictions
+    )
     browser = app.test_client()
     factories.sign_in(browser, user.email, factories.STAFF_PASSWORD, secret)
     return browser
@@ -53,8 +58,8 @@ def signed_in(app: Flask, session: Session, role: Role, email: str) -> FlaskClie
 
 @pytest.fixture
 def admin(app: Flask, session: Session, fixed_clock: datetime) -> FlaskClient:
-    """A browser signed in as an admin."""
-    return signed_in(app, session, Role.ADMIN, "admin@example.gov")
+    """A browser signed in as a national admin (who manages every poster)."""
+    return signed_in(app, session, Role.ADMIN, "admin@example.gov", ("national",))
 
 
 def audit(session: Session, action: str) -> list[AuditEvent]:
@@ -495,6 +500,60 @@ def test_what_cannot_be_printed_is_refused_plainly(
 
 
 # --- who may --------------------------------------------------------------------------------
+
+
+def test_a_state_admin_manages_the_posters_of_their_own_jurisdictions_only(
+    app: Flask, session: Session, network: Network, fixed_clock: datetime
+) -> None:
+    ny = signed_in(app, session, Role.ADMIN, "ny.admin@example.gov", ("NY",))
+    page = ny.get("/staff/posters?show=all").get_data(as_text=True)
+    # New York's stations, and train 66 (it calls at New York); never Montréal.
+    assert groups(page) == [
+        "New York Penn Station (NYP)",
+        f"{LONG_NAME} (NYM)",
+        "Train 66 · Northeast Regional",
+    ]
+    assert "Montréal" not in page and "MTRL" not in page
+    assert "5 active" in text_of(page)  # the network's totals are New York's only
+    montreal = network.montreal.code
+    token = csrf_token(
+        ny.get(f"/staff/posters/{network.nyp[0].code}/retire").get_data(as_text=True)
+    )
+    refused = [
+        ny.get(f"/staff/posters/{montreal}"),
+        ny.get(f"/staff/posters/{montreal}/retire"),
+        ny.post(f"/staff/posters/{montreal}/retire", data={"csrf_token": token}),
+        ny.get(f"/staff/posters/download?placement={montreal}"),
+        ny.get("/staff/posters/download?station=MTRL"),
+        ny.get(f"/staff/posters/preview?placement={montreal}&size=sticker"),
+    ]
+    # The same answer as for a code that does not exist: ids reveal nothing.
+    assert [r.status_code for r in refused] == [404] * 6
+    added = ny.post(
+        "/staff/posters/new",
+        data={
+            "kind": "station",
+            "place": "MTRL",
+            "spot": "Hall",
+            "lang": "fr",
+            "csrf_token": token,
+        },
+    )
+    assert added.status_code == 422
+    assert "is not in your jurisdictions" in text_of(added.get_data(as_text=True))
+    session.expire_all()
+    assert session.get(Placement, network.montreal.id).active  # type: ignore[union-attr]
+    assert audit(session, "placement.add") == audit(session, "placement.retire") == []
+    denied = audit(session, "access.denied")
+    assert len(denied) == 6 and {e.actor_email for e in denied} == {"ny.admin@example.gov"}
+    assert {e.detail["reason"] for e in denied} == {"outside the user's jurisdictions"}
+    # Quebec's admin sees Montréal and nothing of New York.
+    qc = signed_in(app, session, Role.ADMIN, "qc.admin@example.gov", ("QC",))
+    assert groups(qc.get("/staff/posters?show=all").get_data(as_text=True)) == [
+        "Montréal Gare Centrale — Salle des Pas Perdus, Québec (MTRL)"
+    ]
+    assert qc.get(f"/staff/posters/{network.nyp[0].code}").status_code == 404
+    assert qc.get("/staff/posters/download?train=66").status_code == 404
 
 
 DESK_REQUESTS = [

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Flask, current_app
 
 from tipline.accounts.auth import current_user, load_user
-from tipline.accounts.throttle import Throttle
 
 
 def init_app(app: Flask) -> None:
@@ -16,7 +15,6 @@ def init_app(app: Flask) -> None:
     # the staff session cookie must not ride along on another site's POST.
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.extensions["tipline.throttle"] = Throttle()
     app.before_request(load_user)
     app.jinja_env.globals["has_endpoint"] = has_endpoint
 

@@ -1,8 +1,7 @@
-"""`tipline users ...` and `tipline audit export`."""
+"""`tipline users ...`, `tipline audit export` and `tipline audit verify`."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -14,13 +13,16 @@ from typing import IO
 import click
 from flask.cli import with_appcontext
 
-from tipline.accounts import audit, services
+from tipline import csvout
+from tipline.accounts import audit, setup, signin
+from tipline.accounts import users as accounts
 from tipline.accounts.models import Role, User
 from tipline.config import get_settings
 from tipline.db import db, utcnow
+from tipline.limiter import LimiterUnavailable, get_limiter
 from tipline.locations.regions import UnknownJurisdiction
 
-CSV_FIELDS = ["id", "at", "actor", "actor_id", "action", "target", "outcome", "detail"]
+CSV_FIELDS = ["id", "at", "actor", "actor_id", "action", "target", "outcome", "detail", "hash"]
 
 
 def register(main: click.Group) -> None:
@@ -53,15 +55,15 @@ def users() -> None:
 def create(email: str, role: str, jurisdictions: tuple[str, ...]) -> None:
     """Create a staff account and print its one-time set-up link (valid 72 hours)."""
     try:
-        user, token = services.create_user(
-            db.session,
+        user, token = accounts.create_user(
+            db.write(),
             email=email,
             role=Role(role),
             jurisdiction_codes=jurisdictions,
             actor=None,
             now=utcnow(),
         )
-    except (services.InvalidEmail, services.UserExists, UnknownJurisdiction) as exc:
+    except (accounts.InvalidEmail, accounts.UserExists, UnknownJurisdiction) as exc:
         raise click.UsageError(str(exc)) from exc
     db.session.commit()
     click.echo(
@@ -75,29 +77,30 @@ def create(email: str, role: str, jurisdictions: tuple[str, ...]) -> None:
 @with_appcontext
 def list_(as_json: bool) -> None:
     """List staff accounts with role, jurisdictions and state."""
-    now = utcnow()
-    accounts = services.list_users(db.session)
+    throttle = _throttle()
+    staff = accounts.list_users(db.session)
+    states = {u.id: accounts.user_state(u, locked=throttle.locked_for(u.email) > 0) for u in staff}
     if as_json:
         rows = [
             {
                 "email": u.email,
                 "role": u.role.value,
                 "jurisdictions": sorted(u.jurisdiction_codes()),
-                "state": services.user_state(u, now),
+                "state": states[u.id],
                 "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
             }
-            for u in accounts
+            for u in staff
         ]
         click.echo(json.dumps(rows, indent=2))
         return
-    if not accounts:
+    if not staff:
         click.echo("no staff users")
         return
-    width = max(len(u.email) for u in accounts)
-    for u in accounts:
+    width = max(len(u.email) for u in staff)
+    for u in staff:
         last = u.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if u.last_login_at else "never"
         click.echo(
-            f"{u.email:<{width}}  {u.role.value:<7}  {services.user_state(u, now):<8}  "
+            f"{u.email:<{width}}  {u.role.value:<7}  {states[u.id]:<8}  "
             f"{','.join(sorted(u.jurisdiction_codes()))}  last sign-in: {last}"
         )
 
@@ -108,7 +111,7 @@ def list_(as_json: bool) -> None:
 def disable(email: str) -> None:
     """Stop EMAIL signing in and sign them out everywhere."""
     user = _user(email)
-    services.disable_user(db.session, user=user, actor=None, now=utcnow())
+    accounts.disable_user(db.write(), user=user, actor=None, now=utcnow())
     db.session.commit()
     click.echo(f"disabled {user.email}; their open sessions have ended")
 
@@ -117,10 +120,11 @@ def disable(email: str) -> None:
 @click.argument("email")
 @with_appcontext
 def enable(email: str) -> None:
-    """Let a disabled EMAIL sign in again."""
+    """Let a disabled EMAIL sign in again (and lift a sign-in lockout of that email)."""
     user = _user(email)
-    services.enable_user(db.session, user=user, actor=None, now=utcnow())
+    accounts.enable_user(db.write(), user=user, actor=None, now=utcnow())
     db.session.commit()
+    _unlock(user.email)
     click.echo(f"enabled {user.email}")
 
 
@@ -140,8 +144,8 @@ def set_(email: str, role: str | None, jurisdictions: tuple[str, ...]) -> None:
         raise click.UsageError("give --role and/or --jurisdiction")
     user = _user(email)
     try:
-        services.change_user(
-            db.session,
+        accounts.change_user(
+            db.write(),
             user=user,
             role=Role(role) if role else None,
             jurisdiction_codes=jurisdictions or None,
@@ -160,22 +164,34 @@ def set_(email: str, role: str | None, jurisdictions: tuple[str, ...]) -> None:
 def reset(email: str) -> None:
     """Clear EMAIL's password and authenticator and print a new set-up link (valid 72 hours)."""
     user = _user(email)
-    token = services.reset_user(db.session, user=user, actor=None, now=utcnow())
+    token = accounts.reset_user(db.write(), user=user, actor=None, now=utcnow())
     db.session.commit()
+    _unlock(user.email)
     click.echo(f"reset {user.email}; their open sessions have ended")
     _echo_setup_link(token)
 
 
 def _user(email: str) -> User:
     try:
-        return services.get_user(db.session, email)
-    except services.UnknownUser as exc:
+        return accounts.get_user(db.session, email)
+    except accounts.UnknownUser as exc:
         raise click.UsageError(str(exc)) from exc
+
+
+def _throttle() -> signin.Throttle:
+    return signin.Throttle.from_settings(get_limiter(), get_settings())
+
+
+def _unlock(email: str) -> None:
+    try:
+        _throttle().unlock(email)
+    except LimiterUnavailable as exc:
+        click.echo(f"warning: the sign-in lockout could not be lifted ({exc})", err=True)
 
 
 def _echo_setup_link(token: str) -> None:
     click.echo("one-time set-up link (send it to them privately; it is not stored):")
-    click.echo(services.setup_url(get_settings().public_url, token))
+    click.echo(setup.setup_url(get_settings().public_url, token))
 
 
 @click.group("audit")
@@ -202,7 +218,7 @@ def export(fmt: str, since: str | None, output: str | None) -> None:
     with _open_output(output) as out:
         count = _write_json(out, events) if fmt == "json" else _write_csv(out, events)
     audit.record(
-        db.session,
+        db.write(),
         action="audit.export",
         actor=None,
         now=utcnow(),
@@ -247,12 +263,37 @@ def _write_json(out: IO[str], events: Iterator[audit.AuditEvent]) -> int:
 
 
 def _write_csv(out: IO[str], events: Iterator[audit.AuditEvent]) -> int:
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
-    writer.writeheader()
-    count = 0
-    for event in events:
-        row = audit.as_row(event)
-        row["detail"] = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True)
-        writer.writerow(row)
-        count += 1
-    return count
+    return csvout.write(out, CSV_FIELDS, (audit.as_row(event) for event in events))
+
+
+@audit_group.command("verify")
+@click.option(
+    "--expect",
+    metavar="ID:HASH",
+    help="A head noted earlier (the audit page shows it): that record must still be there, "
+    "unchanged. Catches a log cut back to an older state.",
+)
+@with_appcontext
+def verify(expect: str | None) -> None:
+    """Recompute the audit log's hash chain; exit 1 naming the first bad record."""
+    noted = _parse_expect(expect) if expect else None
+    key = get_settings().audit_key
+    assert key is not None  # load_config always sets it
+    verdict = audit.verify(db.session, key, expect=noted)
+    if not verdict.ok:
+        click.echo(f"audit log NOT intact: {verdict.problem}", err=True)
+        raise SystemExit(1)
+    click.echo(
+        f"audit log intact: {verdict.records} records; head #{verdict.head_id} {verdict.head_hash}"
+    )
+
+
+def _parse_expect(value: str) -> tuple[int, str]:
+    number, _, digest = value.strip().lstrip("#").partition(":")
+    if (
+        not number.isdigit()
+        or len(digest) != 64
+        or not all(c in "0123456789abcdef" for c in digest)
+    ):
+        raise click.BadParameter("give ID:HASH as the audit page shows it", param_hint="--expect")
+    return int(number), digest

@@ -48,10 +48,9 @@ class User(Base):
     # One-time set-up link: only a hash is kept; the link itself is printed once.
     setup_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
     setup_expires_at: Mapped[datetime | None]
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
-    # Bumped when the account is disabled, reset, set up or changed: older session cookies die.
+    # Bumped when the account is disabled, reset, set up or changed: a half-finished sign-in
+    # (password given, code not yet) started before the change cannot be completed.
     session_version: Mapped[int] = mapped_column(default=0)
 
     jurisdictions: Mapped[list[UserJurisdiction]] = relationship(
@@ -81,12 +80,37 @@ class UserJurisdiction(Base):
     user: Mapped[User] = relationship(back_populates="jurisdictions")
 
 
+class StaffSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its hash is stored here, and a
+    session ended here (sign-out, idle, disable, role change, reset) is refused for good."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(32))  # "signout", "idle", ...
+
+    user: Mapped[User] = relationship()
+
+
 class AuditEvent(Base):
-    """One append-only audit record. The product offers no way to change or delete one."""
+    """One append-only audit record. The product offers no way to change or delete one.
+
+    Each record is sealed: `hash` is an HMAC over its content and the previous record's hash
+    (`prev_hash`), so rewriting, removing or inserting a record breaks the chain from there on
+    (`tipline audit verify`). Ids are given by the chain (one more than the head), not the
+    database, so they run without gaps.
+    """
 
     __tablename__ = "audit_event"
 
-    id: Mapped[intpk]
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
     actor_email: Mapped[str | None] = mapped_column(String(254))  # kept if the user is renamed
@@ -94,5 +118,25 @@ class AuditEvent(Base):
     target: Mapped[str | None] = mapped_column(String(128), index=True)  # "tip:42", "user:7"
     outcome: Mapped[str] = mapped_column(String(16), default="ok")  # ok | denied | failed
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship()
+
+
+class AuditChain(Base):
+    """The head of the audit chain: one row, moved forward by every append under a row lock.
+
+    It serialises appenders (two writers never fork the chain) and anchors the end of the log,
+    so removing the newest records, or all of them, is as visible as changing one.
+    """
+
+    __tablename__ = "audit_chain"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_id: Mapped[int]
+    last_hash: Mapped[str] = mapped_column(String(64))
+    # Which key sealed the chain (a hash of it), so verify can tell a wrong key from tampering.
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    records: Mapped[int]

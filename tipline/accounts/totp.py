@@ -10,6 +10,9 @@ from datetime import datetime
 import pyotp
 import qrcode
 import qrcode.image.svg
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tipline.accounts.models import User
 
@@ -47,16 +50,32 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     return None
 
 
-def verify(user: User, code: str, now: datetime) -> bool:
-    """True for a valid code not used before; remembers its step so it cannot be replayed."""
+def consume(session: Session, user: User, code: str, now: datetime) -> bool:
+    """True for a valid code whose time-step this user has not used; the step is then spent.
+
+    Atomic on every database: one conditional UPDATE accepts the step only while it is newer
+    than the last one used, so of several requests racing with one code exactly one wins (the
+    others wait on the row, re-read it and match nothing).
+    """
     if user.totp_secret is None:
         return False
     step = matching_step(user.totp_secret, code, now)
-    # Refuse the step last used and any before it: a code seen over a shoulder is spent.
-    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+    if step is None:
         return False
-    user.totp_last_step = step
-    return True
+    # Refuse the step last used and any before it: a code seen over a shoulder is spent.
+    result = session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    accepted = bool(getattr(result, "rowcount", 0))
+    if accepted:
+        set_committed_value(user, "totp_last_step", step)
+    return accepted
 
 
 def qr_data_uri(uri: str) -> str:

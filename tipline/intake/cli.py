@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from tipline.db import session_scope
+from tipline import csvout
+from tipline.accounts import audit
+from tipline.db import session_scope, utcnow
 from tipline.intake.services import EXPORT_FIELDS, tip_record, tips_since
 
 
@@ -38,10 +37,22 @@ def export(fmt: str, since: str | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     with session_scope(app) as session:
         records = [tip_record(tip) for tip in tips_since(session, start)]
+        # Audited like the staff desk's export: who took the tips out, when, how many.
+        audit.record(
+            session,
+            action="tip.export",
+            actor=None,
+            now=utcnow(),
+            detail={
+                "format": fmt,
+                "since": start.isoformat() if start else None,
+                "count": len(records),
+            },
+        )
     if fmt == "json":
         click.echo(json.dumps(records, ensure_ascii=False, indent=2))
     else:
-        click.echo(_csv(records), nl=False)
+        click.echo("".join(csvout.lines(EXPORT_FIELDS, records)), nl=False)
 
 
 def _parse_since(value: str) -> datetime:
@@ -53,17 +64,3 @@ def _parse_since(value: str) -> datetime:
             param_hint="--since",
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _csv(records: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for record in records:
-        writer.writerow(
-            {
-                key: ";".join(value) if isinstance(value, list) else value
-                for key, value in record.items()
-            }
-        )
-    return out.getvalue()

@@ -14,6 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from tipline.accounts import audit
 from tipline.config import get_settings
@@ -543,7 +544,7 @@ def placements_add(
         raise click.UsageError("--feed goes with --all-stations; elsewhere type FEED:CODE")
     app = _app()
     try:
-        with session_scope(app) as session:
+        with session_scope(app, write=True) as session:
             now = utcnow()
             if all_stations:
                 made, skipped = add_station_placements(
@@ -605,7 +606,7 @@ def placements_list(station_ref: str | None, train_ref: str | None, as_json: boo
 def placements_retire(code: str) -> None:
     """Retire the placement CODE (its poster came down); old tips stay linked to it."""
     try:
-        with session_scope(_app()) as session:
+        with session_scope(_app(), write=True) as session:
             now = utcnow()
             pl = retire_placement(session, code, now=now)
             label = f"{codes.display(pl.code)} ({where(pl)} · {pl.spot})"
@@ -639,6 +640,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             for pl in made
         ]
         token = demo_admin_token(session, now=utcnow())
+    database = make_url(str(get_settings(app).database_url)).render_as_string(hide_password=True)
+    click.echo(f"Database: {database}")
     click.echo(f"Sample feed {report.feed!r}: {report.stations} stations, {report.trains} trains")
     click.echo("Demo posters (open a URL to see the traveler's form):")
     click.echo("\n".join(lines))

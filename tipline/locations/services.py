@@ -155,9 +155,11 @@ def add_placement(
     spot: str,
     lang: str = LANGUAGES[0],
     now: datetime,
+    actor: User | None = None,
 ) -> Placement:
     """A new poster at a station, or in a car running as one or more train numbers (cars turn
-    around: the Zephyr's run west as 5 and east as 6), with a fresh code."""
+    around: the Zephyr's run west as 5 and east as 6), with a fresh code; audited (`actor`
+    None: the command line)."""
     numbers = list(dict.fromkeys([*([train] if train is not None else []), *trains]))
     if (station is None) == (not numbers):
         raise InvalidPlacement("a placement is at exactly one station or on one train")
@@ -180,6 +182,14 @@ def add_placement(
     ]
     session.add(placement)
     session.flush()
+    audit.record(
+        session,
+        action="placement.add",
+        actor=actor,
+        now=now,
+        target=f"placement:{placement.code}",
+        detail={"where": where(placement), "spot": placement.spot, "lang": placement.lang},
+    )
     return placement
 
 
@@ -190,9 +200,15 @@ def rides(train: Train) -> ColumnElement[bool]:
 
 
 def add_station_placements(
-    session: Session, *, spot: str, lang: str = LANGUAGES[0], now: datetime, feed: str | None = None
+    session: Session,
+    *,
+    spot: str,
+    lang: str = LANGUAGES[0],
+    now: datetime,
+    feed: str | None = None,
+    actor: User | None = None,
 ) -> tuple[list[Placement], int]:
-    """A poster at every listed station without an active one at this exact spot.
+    """A poster at every listed station without an active one at this exact spot; audited.
 
     Returns the new placements and how many stations were skipped.
     """
@@ -217,6 +233,20 @@ def add_station_placements(
     ]
     session.add_all(made)
     session.flush()
+    if made:
+        audit.record(
+            session,
+            action="placement.add_all",
+            actor=actor,
+            now=now,
+            target=f"feed:{feed}" if feed else None,
+            detail={
+                "spot": spot,
+                "lang": lang,
+                "count": len(made),
+                "codes": [p.code for p in made],
+            },
+        )
     return made, len(stations) - len(todo)
 
 
@@ -236,13 +266,24 @@ def list_placements(
     return list(session.scalars(query.order_by(Placement.id)))
 
 
-def retire_placement(session: Session, raw_code: str, *, now: datetime) -> Placement:
-    """Take a poster out of service; its code keeps opening a form and its tips stay linked."""
+def retire_placement(
+    session: Session, raw_code: str, *, now: datetime, actor: User | None = None
+) -> Placement:
+    """Take a poster out of service; its code keeps opening a form and its tips stay linked.
+    Audited when it was active (`actor` None: the command line)."""
     placement = get_placement(session, raw_code)
     if placement.active:
         placement.active = False
         placement.retired_at = now
         session.flush()
+        audit.record(
+            session,
+            action="placement.retire",
+            actor=actor,
+            now=now,
+            target=f"placement:{placement.code}",
+            detail={"where": where(placement), "spot": placement.spot},
+        )
     return placement
 
 

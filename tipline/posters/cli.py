@@ -10,10 +10,9 @@ import click
 from flask.cli import with_appcontext
 
 from tipline.config import get_settings
-from tipline.db import db
+from tipline.db import db, utcnow
 from tipline.posters.layouts import LayoutError, UnknownLayout, configured_dir, get_layout
-from tipline.posters.render import render_posters
-from tipline.posters.services import SelectionError, posters_zip, select_items
+from tipline.posters.services import SelectionError, print_posters
 
 
 def register(main: click.Group) -> None:
@@ -67,24 +66,27 @@ def posters(
     except LayoutError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        items = select_items(
+        printed = print_posters(
             db.session,
+            layout=layout,
             public_url=get_settings().public_url,
+            actor=None,
+            now=utcnow(),
             placement=placement,
             station=station,
             train=train,
             all_=all_,
-        )
-        data = (
-            posters_zip(layout, items, bleed=bleed)
-            if as_zip
-            else render_posters(layout, items, bleed=bleed)
+            bleed=bleed,
+            as_zip=as_zip,
         )
     except (SelectionError, LayoutError) as exc:
         raise click.ClickException(str(exc)) from exc
-    _write(output, data)
+    _write(output, printed.data)
+    # Committed once the file is written: the audit record says what was printed.
+    db.session.commit()
     kind = "PDFs in a zip" if as_zip else "pages"
-    click.echo(f"{output}: {len(items)} {kind}, {layout.label}{', with bleed' if bleed else ''}")
+    done = f"{len(printed.items)} {kind}, {layout.label}{', with bleed' if bleed else ''}"
+    click.echo(f"{output}: {done}")
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from tipline.locations import codes
 from tipline.locations.models import Placement, Station, Train
+from tipline.posters.scope import Scope, placement_filter, station_filter
 
 
 class Show(enum.StrEnum):
@@ -58,17 +59,27 @@ class Totals:
     retired: int
 
 
-def totals(session: Session) -> Totals:
-    """How many placements are active and retired."""
-    rows = session.execute(select(Placement.active, func.count()).group_by(Placement.active))
+def totals(session: Session, *, scope: Scope = None) -> Totals:
+    """How many placements (in scope) are active and retired."""
+    rows = session.execute(
+        select(Placement.active, func.count())
+        .where(*placement_filter(scope))
+        .group_by(Placement.active)
+    )
     counts = {active: count for active, count in rows}
     return Totals(active=counts.get(True, 0), retired=counts.get(False, 0))
 
 
 def search(
-    session: Session, *, text: str = "", show: Show = Show.ACTIVE, page: int = 1, per_page: int = 20
+    session: Session,
+    *,
+    text: str = "",
+    show: Show = Show.ACTIVE,
+    page: int = 1,
+    per_page: int = 20,
+    scope: Scope = None,
 ) -> DeskPage:
-    """Stations then trains that have matching placements, one page of them.
+    """Stations then trains (in scope) that have matching placements, one page of them.
 
     `text` matches a station's code (exactly) or name (in part), a train's number (exactly) or
     route (in part), or a placement's code; every case-insensitive. Stations come by name,
@@ -78,13 +89,13 @@ def search(
     stations = session.execute(
         select(Station.id, Station.name, Station.code)
         .join(Placement, Placement.station_id == Station.id)
-        .where(*_shown(show), *_station_matches(text))
+        .where(*_shown(show), *_station_matches(text), *station_filter(scope))
         .distinct()
     ).all()
     trains = session.execute(
         select(Train.id, Train.number)
         .join(Placement, Placement.train_id == Train.id)
-        .where(*_shown(show), *_train_matches(text))
+        .where(*_shown(show), *_train_matches(text), *placement_filter(scope))
         .distinct()
     ).all()
     keys = sorted(

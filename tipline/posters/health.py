@@ -23,7 +23,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from tipline.config import Settings
@@ -213,14 +213,21 @@ def assess(
     return found
 
 
-def needs_attention(session: Session, *, now: datetime, rules: HealthRules) -> list[Attention]:
-    """The active placements flagged silent or spiking: silent first, then by code."""
+def needs_attention(
+    session: Session,
+    *,
+    now: datetime,
+    rules: HealthRules,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> list[Attention]:
+    """The active placements flagged silent or spiking (of those `where` keeps): silent first,
+    then by code."""
     flagged = {pid: h for pid, h in assess(session, now=now, rules=rules).items() if h.flag}
     if not flagged:
         return []
     placements: Sequence[Placement] = session.scalars(
         select(Placement)
-        .where(Placement.id.in_(flagged))
+        .where(Placement.id.in_(flagged), *where)
         .options(joinedload(Placement.station), joinedload(Placement.train))
     ).all()
     order = {Flag.SILENT: 0, Flag.SPIKING: 1}

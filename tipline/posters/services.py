@@ -10,15 +10,27 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from tipline.accounts.audit import record
+from tipline.accounts.models import User
 from tipline.locations import services as locations
 from tipline.locations.codes import display
 from tipline.locations.models import Placement, Station, Train
 from tipline.posters.layouts import PosterLayout
 from tipline.posters.render import PosterItem, render_posters
+from tipline.posters.scope import (
+    OutOfScope,
+    Scope,
+    check,
+    covers_station,
+    covers_train,
+    placement_filter,
+)
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 # Zip entries carry a timestamp; a fixed one makes the same posters give the same archive.
@@ -45,18 +57,20 @@ def select_items(
     station: str | None = None,
     train: str | None = None,
     all_: bool = False,
+    scope: Scope = None,
 ) -> list[PosterItem]:
     """The posters for one placement code, a station code, a train number, or every placement.
 
     A station, a train or the network gives its active placements only, stations first (by
-    name, then code), then trains (by number), each by spot then code. Raises SelectionError.
+    name, then code), then trains (by number), each by spot then code. Raises SelectionError,
+    or OutOfScope for a placement, station or train outside `scope`.
     """
     chosen = [placement is not None, station is not None, train is not None, all_]
     if sum(chosen) != 1:
         raise ValueError("choose exactly one of placement, station, train or all_")
     try:
         if placement is not None:
-            found = locations.get_placement(session, placement)
+            found = check(session, scope, locations.get_placement(session, placement))
             if not found.active:
                 raise RetiredPlacement(
                     f"placement {display(found.code)} is retired; print a new placement instead"
@@ -65,16 +79,21 @@ def select_items(
         query = select(Placement).where(Placement.active.is_(True))
         if station is not None:
             where = locations.find_station(session, station)
+            if not covers_station(scope, where):
+                raise OutOfScope(f"no station {station!r} in your jurisdictions")
             query = query.where(Placement.station_id == where.id)
             empty = f"{_station_title(where)} has no active placements"
         elif train is not None:
             on = locations.find_train(session, train)
+            if not covers_train(session, scope, on):
+                raise OutOfScope(f"no train {train!r} in your jurisdictions")
             query = query.where(locations.rides(on))
             empty = f"{_train_title(on)} has no active placements"
         else:
+            query = query.where(*placement_filter(scope))
             empty = "there are no active placements"
     except (LookupError, ValueError) as exc:
-        if isinstance(exc, SelectionError):
+        if isinstance(exc, SelectionError | OutOfScope):
             raise
         raise SelectionError(str(exc)) from exc
     found_all = session.scalars(
@@ -87,6 +106,64 @@ def select_items(
     if not found_all:
         raise EmptySelection(f"{empty}; add one with `tipline placements add`")
     return [_item(pl, public_url) for pl in sorted(found_all, key=_order)]
+
+
+@dataclass(frozen=True)
+class Printed:
+    """Posters rendered for printing: the file's bytes and what it holds."""
+
+    data: bytes
+    items: list[PosterItem]
+
+
+def print_posters(
+    session: Session,
+    *,
+    layout: PosterLayout,
+    public_url: str,
+    actor: User | None,
+    now: datetime,
+    placement: str | None = None,
+    station: str | None = None,
+    train: str | None = None,
+    all_: bool = False,
+    bleed: bool = False,
+    as_zip: bool = False,
+    inline: bool = False,
+    scope: Scope = None,
+) -> Printed:
+    """Render the chosen posters (one PDF, or a zip of one per placement) and audit it; the
+    desk and the CLI both print through here."""
+    items = select_items(
+        session,
+        public_url=public_url,
+        placement=placement,
+        station=station,
+        train=train,
+        all_=all_,
+        scope=scope,
+    )
+    if as_zip:
+        data = posters_zip(layout, items, bleed=bleed)
+    else:
+        data = render_posters(layout, items, bleed=bleed)
+    chosen = {"placement": placement, "station": station, "train": train, "network": "all"}
+    kind = "network" if all_ else next(k for k, v in chosen.items() if v is not None)
+    record(
+        session,
+        action="posters.download",
+        actor=actor,
+        now=now,
+        target=f"{kind}:{chosen[kind]}",
+        detail={
+            "size": layout.name,
+            "bleed": bleed,
+            "posters": len(items),
+            "format": "zip" if as_zip else "pdf",
+            "inline": inline,
+        },
+    )
+    return Printed(data, items)
 
 
 def posters_zip(layout: PosterLayout, items: Sequence[PosterItem], *, bleed: bool = False) -> bytes:

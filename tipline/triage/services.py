@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, true, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tipline.accounts import audit
 from tipline.accounts.access import can_see
@@ -357,7 +358,17 @@ def _target(tip: Tip) -> str:
 def _opened(session: Session, tip: Tip, now: datetime) -> None:
     """Mark the tip opened; "one alert per tip until someone opens it" calls off what waits."""
     if tip.opened_at is None:
-        tip.opened_at = now
+        # Conditional, so of two staff opening it at once the first time is the one kept.
+        opened = session.execute(
+            update(Tip)
+            .where(Tip.id == tip.id, Tip.opened_at.is_(None))
+            .values(opened_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(opened, "rowcount", 0):
+            set_committed_value(tip, "opened_at", now)
+        else:
+            session.refresh(tip, ["opened_at"])
     session.execute(
         update(Alert)
         .where(Alert.tip_id == tip.id, Alert.status == AlertStatus.PENDING)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectChoice
 
+from tipline import csvout
 from tipline.accounts import audit
 from tipline.accounts.auth import clock, current_user, refuse, staff_required
 from tipline.accounts.models import Role, User
@@ -93,7 +92,8 @@ def queue() -> Response:
 def tip(tip_id: int) -> str:
     """Everything about one tip, its related tips, the actions and the whole timeline."""
     user, now = _user(), clock()
-    found = _visible_tip(user, tip_id)
+    # Opening a tip is audited and stops its alerts: a write, so it takes the lock up front.
+    found = _visible_tip(user, tip_id, write=True)
     services.record_view(db.session, tip=found, actor=user, now=now)
     db.session.commit()
     return _tip_page(found, user, now)
@@ -175,7 +175,7 @@ def act(tip_id: int, action: str) -> BaseResponse | tuple[str, int]:
     """One action on a tip, checked against role, jurisdiction and the workflow."""
     spec = ACTIONS.get(action) or abort(404)
     user, now = _user(), clock()
-    found = _visible_tip(user, tip_id)
+    found = _visible_tip(user, tip_id, write=True)
     # Each action's fields carry its name as a prefix: one page holds every form, ids unique.
     form = spec.form(prefix=action)
     if isinstance(form, AssignForm):
@@ -207,7 +207,7 @@ def export(fmt: str) -> Response:
     if not form.validate():
         abort(400)
     f = form.to_filter()
-    total = q.count_filtered(db.session, user, f)
+    total = q.count_filtered(db.session, user, f)  # a read: audit.record takes the write lock
     audit.record(
         db.session,
         action="tip.export",
@@ -217,7 +217,7 @@ def export(fmt: str) -> Response:
     )
     db.session.commit()
     records = q.export_records(db.session, user, f)
-    body = _csv(records) if fmt == "csv" else _json(records)
+    body = csvout.lines(q.EXPORT_COLUMNS, records) if fmt == "csv" else _json(records)
     response = Response(
         stream_with_context(body),
         mimetype="text/csv" if fmt == "csv" else "application/json",
@@ -234,10 +234,11 @@ def _refresh_seconds() -> int:
     return get_settings().queue_refresh_seconds
 
 
-def _visible_tip(user: User, tip_id: int) -> Tip:
-    """The tip, or the same 404 for a missing one and another jurisdiction's (audited)."""
+def _visible_tip(user: User, tip_id: int, *, write: bool = False) -> Tip:
+    """The tip, or the same 404 for a missing one and another jurisdiction's (audited).
+    `write`: read it under the write lock, so two staff acting at once see each other."""
     try:
-        return services.get_tip_for(db.session, user, tip_id)
+        return services.get_tip_for(db.write() if write else db.session, user, tip_id)
     except services.TipNotFound as exc:
         reason = "outside the user's jurisdictions" if exc.hidden else "no such tip"
         refuse(target=f"tip:{tip_id}", detail={"reason": reason}, status=404)
@@ -331,31 +332,6 @@ def _display(now: datetime) -> dict[str, Any]:
         "resolution_label": lambda r: Resolution(r).label if r else "",
         "statuses": TipStatus,
     }
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> str:
-    """One CSV cell; text that a spreadsheet would run as a formula is defused."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        value = "; ".join(str(v) for v in value)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _csv(records: Iterator[dict[str, Any]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(q.EXPORT_COLUMNS)
-    for record in records:
-        writer.writerow([_cell(record[c]) for c in q.EXPORT_COLUMNS])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
 
 
 def _json(records: Iterator[dict[str, Any]]) -> Iterator[str]:

@@ -1,6 +1,6 @@
 """tips flagged as part of a burst at their poster
 
-Revision ID: 0005_harden_intake
+Revision ID: 0006_harden_intake
 Revises: 0005_locations
 Create Date: 2026-12-01
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_harden_intake"
+revision = "0006_harden_intake"
 down_revision = "0005_locations"
 branch_labels = None
 depends_on = None
