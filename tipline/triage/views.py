@@ -34,8 +34,8 @@ from tipline.config import get_settings
 from tipline.db import db
 from tipline.intake.i18n import catalog
 from tipline.intake.models import Priority, Tip, TipStatus
+from tipline.triage import display, services
 from tipline.triage import queue as q
-from tipline.triage import services
 from tipline.triage.forms import (
     AcknowledgeForm,
     AssignForm,
@@ -300,7 +300,7 @@ def _tip_page(
         timeline=services.timeline(db.session, tip),
         related=q.related_tips(db.session, user, tip),
         assignee=assignee,
-        zones=q.station_timezones(db.session, codes),
+        zones=display.station_timezones(db.session, codes),
         can_act=user.role in services.ACTING_ROLES,
         allowed=services.TRANSITIONS[TipStatus(tip.status)],
         indicator_label=_indicator_label,
@@ -310,7 +310,7 @@ def _tip_page(
 
 def _indicator_label(key: str) -> str:
     """The words the traveler ticked, as the English form showed them."""
-    return catalog("en").get(f"ind_{key}") or q.short_indicator(key)
+    return catalog("en").get(f"ind_{key}") or display.short_indicator(key)
 
 
 def _display(now: datetime) -> dict[str, Any]:
@@ -320,13 +320,13 @@ def _display(now: datetime) -> dict[str, Any]:
     other_hours = settings.overdue_other_hours
     return {
         "now": now,
-        "age": lambda t: q.age(t, now),
-        "overdue": lambda tip: q.is_overdue(
+        "age": lambda t: display.age(t, now),
+        "overdue": lambda tip: display.is_overdue(
             tip, now, urgent_minutes=urgent_minutes, other_hours=other_hours
         ),
-        "place": q.place_label,
-        "local_time": q.local_time,
-        "short_indicator": q.short_indicator,
+        "place": display.place_label,
+        "local_time": display.local_time,
+        "short_indicator": display.short_indicator,
         "priority_name": lambda p: Priority(p).name.lower(),
         "resolution_label": lambda r: Resolution(r).label if r else "",
         "statuses": TipStatus,
