@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, selectinload
 
 from tipline.accounts.models import User
-from tipline.intake.models import Tip, TipJurisdiction, TipStatus
+from tipline.intake.models import Priority, Tip, TipJurisdiction, TipStatus
 from tipline.intake.services import EXPORT_FIELDS, tip_record
 from tipline.triage.display import station_timezones
 from tipline.triage.models import QueueEntry
@@ -390,3 +390,20 @@ def related_tips(session: Session, user: User, tip: Tip, *, limit: int = 20) -> 
         for other in session.scalars(query):
             found[other.id] = other
     return sorted(found.values(), key=lambda t: t.received_at)[:limit]
+
+
+def urgent_unacknowledged(session: Session, user: User, *, limit: int = 50) -> list[int]:
+    """Ids of the open urgent tips nobody has acknowledged that `user` may see, newest first
+    (what the open queue page watches for)."""
+    query = (
+        select(Tip.id)
+        .where(
+            Tip.status == TipStatus.NEW,
+            Tip.priority == Priority.URGENT,
+            Tip.is_closed == false(),
+            visible(user),
+        )
+        .order_by(Tip.received_at.desc(), Tip.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))

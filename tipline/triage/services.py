@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, true, update
+from sqlalchemy import delete, func, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from tipline.accounts import audit
@@ -15,7 +15,8 @@ from tipline.accounts.access import can_see
 from tipline.accounts.models import Role, User, UserJurisdiction
 from tipline.intake.models import Priority, Tip, TipStatus
 from tipline.locations.regions import NATIONAL
-from tipline.triage.models import Alert, AlertStatus, EventKind, Resolution, TipEvent
+from tipline.triage.alerts.outbox import silence
+from tipline.triage.models import Alert, EventKind, Resolution, TipEvent
 from tipline.triage.queue import visible
 
 NOTE_MAX = 4000
@@ -75,7 +76,7 @@ def get_tip_for(session: Session, user: User, tip_id: int) -> Tip:
 
 
 def record_view(session: Session, *, tip: Tip, actor: User, now: datetime) -> None:
-    """Audit a staff member opening `tip`; the first opening stops its alerts."""
+    """Audit a staff member opening `tip` (a view never stops its alerts: acting does)."""
     _opened(session, tip, now)
     audit.record(session, action="tip.view", actor=actor, now=now, target=_target(tip))
 
@@ -179,6 +180,8 @@ def change_priority(
         raise TriageError(f"The priority is already {priority.name.lower()}.")
     tip.priority = priority
     tip.priority_overridden = True
+    if old == Priority.URGENT:
+        silence(session, tip_id=tip.id, reason=f"priority lowered by {actor.email}")
     return _event(
         session,
         tip,
@@ -355,14 +358,9 @@ def _target(tip: Tip) -> str:
 
 
 def _opened(session: Session, tip: Tip, now: datetime) -> None:
-    """Mark the tip opened; "one alert per tip until someone opens it" calls off what waits."""
+    """Mark the tip opened. Its alerts go on: only acting on it (`_move`) silences them."""
     if tip.opened_at is None:
         tip.opened_at = now
-    session.execute(
-        update(Alert)
-        .where(Alert.tip_id == tip.id, Alert.status == AlertStatus.PENDING)
-        .values(status=AlertStatus.CANCELLED)
-    )
 
 
 def _check_actor(actor: User, tip: Tip) -> None:
@@ -392,6 +390,8 @@ def _move(
         raise InvalidTransition(_why_not(kind, current))
     tip.status = to
     tip.is_closed = to == TipStatus.CLOSED
+    # A state change is someone with the tip in hand: its alarm stops (_check_actor ran).
+    silence(session, tip_id=tip.id, reason=f"tip {to.value} by {actor.email}")
     return _event(
         session,
         tip,

@@ -4,30 +4,36 @@ the worker that runs them. This module is the package's public face; each part i
 
 from __future__ import annotations
 
-from tipline.triage.alerts.channels import InvalidChannel, list_channels, set_channels
+from tipline.triage.alerts.channels import (
+    ChannelChange,
+    InvalidChannel,
+    add_channels,
+    list_channels,
+    remove_channels,
+    set_channels,
+)
 from tipline.triage.alerts.delivery import (
     AlertSettings,
     Announcement,
     DeliveryError,
+    check_settings,
     check_webhook_url,
     deliver,
     sign,
     verify,
 )
-from tipline.triage.alerts.outbox import claim, plan, record_outcome
-from tipline.triage.alerts.worker import (
-    DispatchReport,
-    dispatch_once,
-    start_inline_dispatcher,
-    stop_inline_dispatcher,
-)
+from tipline.triage.alerts.outbox import claim, plan, record_outcome, silence
+from tipline.triage.alerts.worker import DispatchReport, dispatch_once, worker_jobs
 
 __all__ = [
     "AlertSettings",
     "Announcement",
+    "ChannelChange",
     "DeliveryError",
     "DispatchReport",
     "InvalidChannel",
+    "add_channels",
+    "check_settings",
     "check_webhook_url",
     "claim",
     "deliver",
@@ -35,9 +41,10 @@ __all__ = [
     "list_channels",
     "plan",
     "record_outcome",
+    "remove_channels",
     "set_channels",
     "sign",
-    "start_inline_dispatcher",
-    "stop_inline_dispatcher",
+    "silence",
     "verify",
+    "worker_jobs",
 ]

@@ -1,77 +1,252 @@
 """The alert outbox: rows derived from the data, claimed atomically, their outcomes recorded.
 
-Planning adds an Alert row for every urgent, unopened, recent tip and every on-call channel of
-its jurisdictions that has none yet; claiming takes due rows with a conditional UPDATE so several
-workers never send the same row; the outcome is recorded with a retry and backoff on failure.
+A tip is *alarmed* while it is open, urgent and not yet acknowledged. Planning adds a pending
+Alert row for each alarmed tip and each channel that should hear it at its current escalation
+step: step 0 at once, step n once the tip has gone unacknowledged for n escalation intervals
+(bounded). Claiming takes due rows with a conditional UPDATE so several workers never send the
+same row; the outcome is recorded with a retry and backoff on failure. Acting on the tip
+(`silence`) calls off whatever still waits; viewing it does not.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, false, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
+from tipline.accounts import audit
 from tipline.db import UTCDateTime
-from tipline.intake.models import Priority, Tip, TipJurisdiction
+from tipline.intake.models import Priority, Tip, TipJurisdiction, TipStatus
 from tipline.locations.regions import NATIONAL
-from tipline.triage.alerts.delivery import AlertSettings, Announcement
+from tipline.triage.alerts.delivery import AlertSettings, Announcement, webhook_host
 from tipline.triage.display import place_label, station_timezones
-from tipline.triage.models import Alert, AlertStatus, ChannelKind, OnCallChannel
+from tipline.triage.models import (
+    Alert,
+    AlertEscalation,
+    AlertStatus,
+    ChannelKind,
+    ChannelTier,
+    EventKind,
+    OnCallChannel,
+    TipEvent,
+)
+
+# Who the audit log and the timeline name when the dispatcher, not a person, acted.
+DISPATCHER = "alert dispatcher"
+SUPERSEDED = "replaced by a later announcement"
+ACTED_ON = "the tip was acted on"
+CHANNEL_REMOVED = "the channel was removed"
 
 
-def plan(session: Session, *, now: datetime, window: timedelta) -> int:
-    """Add a pending Alert for each (urgent unopened recent tip, its channel) lacking one."""
-    channel_fits = or_(
-        OnCallChannel.jurisdiction == NATIONAL,
-        exists().where(
-            TipJurisdiction.tip_id == Tip.id, TipJurisdiction.code == OnCallChannel.jurisdiction
-        ),
+@dataclass
+class Planned:
+    """What one planning step added."""
+
+    alerts: int = 0
+    escalated: list[tuple[int, int]] = field(default_factory=list)  # (tip id, step)
+
+
+def alarmed() -> ColumnElement[bool]:
+    """The SQL condition on Tip for "still needs someone": open, urgent, not acknowledged."""
+    return and_(
+        Tip.is_closed == false(), Tip.priority == Priority.URGENT, Tip.status == TipStatus.NEW
     )
-    missing = (
-        select(
-            Tip.id,
-            OnCallChannel.id,
-            literal(AlertStatus.PENDING.value),
-            literal(0),
-            literal(now, UTCDateTime()),
-            literal(now, UTCDateTime()),
+
+
+def _at_step(step: int, now: datetime, settings: AlertSettings) -> ColumnElement[bool]:
+    """Tips whose escalation step is exactly `step` now (a range of ix_tip_queue)."""
+    recent = Tip.received_at >= now - settings.window
+    every = settings.escalate_every
+    if every is None:
+        return recent
+    conditions = [recent, Tip.received_at <= now - every * step]
+    if step < settings.escalation_steps:
+        conditions.append(Tip.received_at > now - every * (step + 1))
+    return and_(*conditions)
+
+
+def _recipients(step: int) -> ColumnElement[bool]:
+    """Which channels hear a tip at `step` (an ON condition over Tip and OnCallChannel).
+
+    Step 0: the primary channels of the tip's jurisdictions (national's primary ones when none
+    of its jurisdictions has one, so an urgent tip always reaches someone). Step 1: all of its
+    jurisdictions' channels, secondary ones included, and national's primary. Later: national's
+    secondary too.
+    """
+    channel = OnCallChannel
+    of_tip = exists().where(
+        TipJurisdiction.tip_id == Tip.id, TipJurisdiction.code == channel.jurisdiction
+    )
+    primary = channel.tier == ChannelTier.PRIMARY
+    national = channel.jurisdiction == NATIONAL
+    if step == 0:
+        other = aliased(OnCallChannel)
+        covered = (
+            select(other.id)
+            .join(TipJurisdiction, TipJurisdiction.code == other.jurisdiction)
+            .where(
+                TipJurisdiction.tip_id == Tip.id,
+                other.tier == ChannelTier.PRIMARY,
+                other.removed_at.is_(None),
+            )
+            .exists()
         )
-        .join(OnCallChannel, channel_fits)
-        .where(
-            # A range of ix_tip_queue: open, urgent, recent.
-            Tip.is_closed == false(),
-            Tip.priority == Priority.URGENT,
-            Tip.received_at >= now - window,
-            Tip.opened_at.is_(None),
-            ~exists().where(Alert.tip_id == Tip.id, Alert.channel_id == OnCallChannel.id),
-        )
-    )
-    columns = ["tip_id", "channel_id", "status", "attempts", "created_at", "next_attempt_at"]
-    # One statement that starts by writing: on SQLite a transaction that read first could not
-    # write after another worker's commit. Two workers planning the same pair keep one row.
-    insert = _dialect(session).insert(Alert).from_select(columns, missing)
-    added = session.execute(
-        insert.on_conflict_do_nothing(index_elements=["tip_id", "channel_id"]).returning(Alert.id)
-    )
-    return len(added.all())
+        return and_(primary, or_(of_tip, and_(national, ~covered)))
+    if step == 1:
+        return or_(of_tip, and_(national, primary))
+    return or_(of_tip, national)
 
 
 def _dialect(session: Session) -> Any:
     return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
-def _due(now: datetime) -> Any:
-    """A row is due when pending and its time has come, or when its claim was abandoned."""
-    unopened = select(Tip.id).where(Tip.id == Alert.tip_id, Tip.opened_at.is_(None)).exists()
+def plan(session: Session, *, now: datetime, settings: AlertSettings) -> Planned:
+    """Add the pending alerts each alarmed tip is owed at its current step; put each new
+    escalation on the tip's timeline and in the audit log (once, whichever worker gets there)."""
+    done = Planned()
+    insert = _dialect(session).insert
+    steps = settings.escalation_steps if settings.escalate_every is not None else 0
+    columns = ["tip_id", "channel_id", "step", "status", "attempts", "created_at"]
+    columns.append("next_attempt_at")
+    for step in range(steps + 1):
+        missing = (
+            select(
+                Tip.id,
+                OnCallChannel.id,
+                literal(step),
+                literal(AlertStatus.PENDING.value),
+                literal(0),
+                literal(now, UTCDateTime()),
+                literal(now, UTCDateTime()),
+            )
+            .join(OnCallChannel, and_(OnCallChannel.removed_at.is_(None), _recipients(step)))
+            .where(
+                alarmed(),
+                _at_step(step, now, settings),
+                ~exists().where(
+                    Alert.tip_id == Tip.id,
+                    Alert.channel_id == OnCallChannel.id,
+                    Alert.step == step,
+                ),
+            )
+        )
+        # Each statement starts by writing: on SQLite a transaction that read first could not
+        # write after another worker's commit. Two workers planning the same row keep one.
+        added = session.execute(
+            insert(Alert)
+            .from_select(columns, missing)
+            .on_conflict_do_nothing(index_elements=["tip_id", "channel_id", "step"])
+            .returning(Alert.id)
+        )
+        done.alerts += len(added.all())
+        if step == 0:
+            continue
+        reached = select(Tip.id, literal(step), literal(now, UTCDateTime())).where(
+            alarmed(), _at_step(step, now, settings)
+        )
+        new = session.execute(
+            insert(AlertEscalation)
+            .from_select(["tip_id", "step", "at"], reached)
+            .on_conflict_do_nothing(index_elements=["tip_id", "step"])
+            .returning(AlertEscalation.tip_id)
+        )
+        done.escalated.extend((tip_id, step) for tip_id in new.scalars())
+    for tip_id, step in done.escalated:
+        _record_escalation(session, tip_id, step, now=now, settings=settings)
+    _sweep(session, now=now)
+    return done
+
+
+def _record_escalation(
+    session: Session, tip_id: int, step: int, *, now: datetime, settings: AlertSettings
+) -> None:
+    """The timeline entry and audit record of one escalation step."""
+    heard = session.execute(
+        select(OnCallChannel.jurisdiction, func.count())
+        .join(Alert, Alert.channel_id == OnCallChannel.id)
+        .where(Alert.tip_id == tip_id, Alert.step == step)
+        .group_by(OnCallChannel.jurisdiction)
+        .order_by(OnCallChannel.jurisdiction)
+    ).all()
+    every = settings.escalate_every or timedelta(0)
+    waited = _minutes(every * step)
+    if heard:
+        where = ", ".join(f"{code} ({n})" for code, n in heard)
+        reason = f"Not acknowledged after {waited}: announced again to {where}."
+    else:
+        reason = f"Not acknowledged after {waited}, and no on-call channel to announce it to."
+    session.add(
+        TipEvent(tip_id=tip_id, kind=EventKind.ESCALATED, actor_id=None, at=now, reason=reason)
+    )
+    audit.record(
+        session,
+        action="tip.escalated",
+        actor=None,
+        system=DISPATCHER,
+        now=now,
+        target=f"tip:{tip_id}",
+        detail={
+            "step": step,
+            "after_minutes": round(every.total_seconds() * step / 60, 2),
+            "channels": {code: n for code, n in heard},
+        },
+    )
+
+
+def _minutes(span: timedelta) -> str:
+    seconds = span.total_seconds()
+    if seconds < 60:
+        return f"{seconds:g} s"
+    return f"{seconds / 60:g} min"
+
+
+def _sweep(session: Session, *, now: datetime) -> None:
+    """Settle rows nobody should send any more, so nothing waits or stays "sending" forever:
+    older steps a later announcement replaced, tips acted on, channels removed."""
+    later = aliased(Alert)
+    waiting = or_(
+        Alert.status == AlertStatus.PENDING,
+        and_(Alert.status == AlertStatus.SENDING, Alert.claimed_until < now),
+    )
+    replaced = exists().where(
+        later.tip_id == Alert.tip_id, later.channel_id == Alert.channel_id, later.step > Alert.step
+    )
+    still = select(Tip.id).where(Tip.id == Alert.tip_id, alarmed()).exists()
+    removed = select(OnCallChannel.id).where(
+        OnCallChannel.id == Alert.channel_id, OnCallChannel.removed_at.is_not(None)
+    )
+    reason = case(
+        (removed.exists(), CHANNEL_REMOVED), (~still, ACTED_ON), else_=literal(SUPERSEDED)
+    )
+    session.execute(
+        update(Alert)
+        .where(waiting, or_(replaced, ~still, removed.exists()))
+        .values(status=AlertStatus.CANCELLED, cancelled_reason=reason, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """A row is due when pending and its time has come, or when its claim was abandoned; and
+    only while its tip still needs someone and its channel still exists."""
+    still = select(Tip.id).where(Tip.id == Alert.tip_id, alarmed()).exists()
+    active = (
+        select(OnCallChannel.id)
+        .where(OnCallChannel.id == Alert.channel_id, OnCallChannel.removed_at.is_(None))
+        .exists()
+    )
     return and_(
         or_(
             and_(Alert.status == AlertStatus.PENDING, Alert.next_attempt_at <= now),
             and_(Alert.status == AlertStatus.SENDING, Alert.claimed_until < now),
         ),
-        unopened,
+        still,
+        active,
     )
 
 
@@ -115,6 +290,7 @@ def announcement(session: Session, alert_id: int, public_url: str) -> Announceme
         url=f"{public_url}/staff/tips/{tip.id}",
         kind=ChannelKind(alert.channel.kind),
         target=alert.channel.target,
+        step=alert.step,
     )
 
 
@@ -128,26 +304,77 @@ def record_outcome(
     settings: AlertSettings,
 ) -> AlertStatus:
     """Mark a claimed alert sent, or schedule its retry with backoff (failed after the last;
-    cancelled if someone opened the tip meanwhile). One UPDATE, for SQLite's sake."""
+    cancelled if someone acted on the tip meanwhile). One UPDATE, for SQLite's sake."""
     values: dict[str, Any] = {"claimed_until": None}
     if error is None:
         status: Any = AlertStatus.SENT
         values.update(sent_at=now, last_error=None)
-    elif attempt >= settings.max_attempts:
-        status = AlertStatus.FAILED
-        values.update(last_error=error[:500])
     else:
-        delay = min(settings.retry_seconds * 2 ** (attempt - 1), settings.retry_max_seconds)
-        opened = select(Tip.id).where(Tip.id == Alert.tip_id, Tip.opened_at.is_not(None))
+        final = attempt >= settings.max_attempts
+        still = select(Tip.id).where(Tip.id == Alert.tip_id, alarmed()).exists()
         status = case(
-            (opened.exists(), AlertStatus.CANCELLED.value), else_=AlertStatus.PENDING.value
+            (still, (AlertStatus.FAILED if final else AlertStatus.PENDING).value),
+            else_=AlertStatus.CANCELLED.value,
         )
-        values.update(last_error=error[:500], next_attempt_at=now + timedelta(seconds=delay))
-    stored = session.execute(
+        values.update(
+            last_error=error[:500],
+            cancelled_reason=case((still, None), else_=literal(ACTED_ON)),
+        )
+        if not final:
+            delay = min(settings.retry_seconds * 2 ** (attempt - 1), settings.retry_max_seconds)
+            values.update(next_attempt_at=now + timedelta(seconds=delay))
+    stored, tip_id = session.execute(
         update(Alert)
         .where(Alert.id == alert_id)
         .values(status=status, **values)
-        .returning(Alert.status)
+        .returning(Alert.status, Alert.tip_id)
         .execution_options(synchronize_session=False)
-    ).scalar_one()
-    return AlertStatus(stored)
+    ).one()
+    outcome = AlertStatus(stored)
+    if outcome == AlertStatus.FAILED:
+        _record_failure(session, alert_id, tip_id, attempt=attempt, error=error or "", now=now)
+    return outcome
+
+
+def _record_failure(
+    session: Session, alert_id: int, tip_id: int, *, attempt: int, error: str, now: datetime
+) -> None:
+    """An alert that will never go out is on the tip's timeline (and in the queue's banner)."""
+    channel = session.scalars(
+        select(OnCallChannel)
+        .join(Alert, Alert.channel_id == OnCallChannel.id)
+        .where(Alert.id == alert_id)
+    ).one()
+    reason = (
+        f"The alert by {channel_label(channel)} ({channel.jurisdiction}) failed after "
+        f"{attempt} attempts: {error}"
+    )
+    session.add(
+        TipEvent(
+            tip_id=tip_id, kind=EventKind.ALERT_FAILED, actor_id=None, at=now, reason=reason[:500]
+        )
+    )
+
+
+def channel_label(channel: OnCallChannel) -> str:
+    """A channel in words, without a webhook's path (it often carries the receiver's secret)."""
+    if channel.kind == ChannelKind.EMAIL:
+        return f"email to {channel.target}"
+    return f"webhook to {webhook_host(channel.target)}"
+
+
+def silence(session: Session, *, tip_id: int, reason: str) -> int:
+    """Call off the tip's alerts that have not gone out (someone acted on it); how many.
+
+    A row being sent right now is marked too; its sender then records what really happened.
+    """
+    result = session.execute(
+        update(Alert)
+        .where(
+            Alert.tip_id == tip_id,
+            Alert.status.in_([AlertStatus.PENDING.value, AlertStatus.SENDING.value]),
+        )
+        .values(status=AlertStatus.CANCELLED, cancelled_reason=reason[:200])
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

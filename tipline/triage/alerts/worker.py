@@ -1,24 +1,31 @@
-"""Running the outbox: one dispatcher pass, and the thread that repeats it inside a web process.
+"""Running the outbox: one dispatcher pass, and the job that repeats it beside the requests.
 
-A pass (1) plans, (2) claims due rows, (3) sends each outside any transaction, (4) records the
+A pass (1) plans (first announcements and escalations), (2) claims due rows, (3) sends each
+outside any transaction, every claimed alert at once in its own thread, (4) records each
 outcome. The traveler's request never waits on any of this: it only inserts the tip.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import Flask
 
+from tipline import background
 from tipline.config import get_settings
 from tipline.db import session_scope, utcnow
-from tipline.triage.alerts.delivery import AlertSettings, DeliveryError, deliver
+from tipline.triage.alerts.delivery import AlertSettings, DeliveryError, check_settings, deliver
 from tipline.triage.alerts.outbox import announcement, claim, plan, record_outcome
+from tipline.triage.models import AlertStatus
 
 log = logging.getLogger(__name__)
+
+# Sends under way at once in one pass; a claim takes at most 20 rows.
+PARALLEL_SENDS = 8
 
 
 @dataclass
@@ -26,9 +33,29 @@ class DispatchReport:
     """What one dispatcher pass did."""
 
     planned: int = 0
+    escalated: int = 0
     sent: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        """True when the pass did anything worth a log line."""
+        return bool(self.planned or self.escalated or self.sent or self.failed)
+
+    def __str__(self) -> str:
+        return (
+            f"planned {self.planned}, escalated {self.escalated}, sent {self.sent}, "
+            f"failed {self.failed}"
+        )
+
+
+@dataclass(frozen=True)
+class _Sent:
+    alert_id: int
+    kind: str
+    error: str | None
+    status: AlertStatus | None  # None: the outcome could not be stored (the lease brings it back)
 
 
 def dispatch_once(app: Flask, *, now: datetime | None = None) -> DispatchReport:
@@ -41,66 +68,95 @@ def dispatch_once(app: Flask, *, now: datetime | None = None) -> DispatchReport:
         return now if now is not None else utcnow()
 
     with session_scope(app) as session:
-        report.planned = plan(session, now=clock(), window=settings.window)
+        planned = plan(session, now=clock(), settings=settings)
+    report.planned, report.escalated = planned.alerts, len(planned.escalated)
     with session_scope(app) as session:
         claimed = claim(session, now=clock(), lease=settings.lease)
-    for alert_id, attempt in claimed:
+    if not claimed:
+        return report
+    # Each alert in a thread of its own: a mail server that hangs for its whole timeout
+    # delays no webhook and no other address, and one alert's crash is only its own.
+    with ThreadPoolExecutor(
+        max_workers=min(len(claimed), PARALLEL_SENDS), thread_name_prefix="tipline-send"
+    ) as pool:
+        outcomes = list(pool.map(lambda c: _send(app, c[0], c[1], settings, clock), claimed))
+    for outcome in outcomes:
+        if outcome.error is None:
+            report.sent += 1
+            continue
+        report.failed += 1
+        report.errors.append(
+            f"alert {outcome.alert_id} ({outcome.kind}): {outcome.error} → "
+            f"{outcome.status or 'left to its lease'}"
+        )
+        # Ids and the error only: never a place or anything about the tip in the log.
+        log.warning(
+            "alert %s to a %s channel failed: %s", outcome.alert_id, outcome.kind, outcome.error
+        )
+    return report
+
+
+def _send(
+    app: Flask,
+    alert_id: int,
+    attempt: int,
+    settings: AlertSettings,
+    clock: Callable[[], datetime],
+) -> _Sent:
+    """Send one claimed alert and record the outcome; never raises."""
+    try:
         with session_scope(app) as session:
             message = announcement(session, alert_id, settings.public_url)
-        # No transaction is open while a slow mail server or webhook answers.
-        try:
-            deliver(message, settings, now=clock())
-            error = None
-        except DeliveryError as exc:
-            error = str(exc)
+    except Exception:
+        log.exception("alert %s could not be read; it is retried when its lease ends", alert_id)
+        return _Sent(alert_id, "?", "could not be read from the database", None)
+    try:
+        deliver(message, settings, now=clock())
+        error = None
+    except DeliveryError as exc:
+        error = str(exc)
+    except Exception as exc:
+        # A bug or an odd setting costs this alert one attempt, never the other channels.
+        log.exception("alert %s: unexpected error while sending", alert_id)
+        error = f"unexpected error while sending ({type(exc).__name__}); see the server log"
+    try:
         with session_scope(app) as session:
             status = record_outcome(
                 session, alert_id, attempt=attempt, error=error, now=clock(), settings=settings
             )
-        if error is None:
-            report.sent += 1
-        else:
-            report.failed += 1
-            report.errors.append(f"alert {alert_id} ({message.kind}): {error} → {status}")
-            # Ids and the error only: never a place or anything about the tip in the log.
-            log.warning("alert %s to a %s channel failed: %s", alert_id, message.kind, error)
+    except Exception:
+        log.exception("alert %s: outcome not stored; it is retried when its lease ends", alert_id)
+        status = None
+    return _Sent(alert_id, str(message.kind), error, status)
+
+
+def dispatch_and_log(app: Flask) -> DispatchReport:
+    """A dispatcher pass that says what it did in the log (counts only)."""
+    report = dispatch_once(app)
+    if report.busy:
+        log.info("alerts: %s", report)
     return report
 
 
-# --- the in-process dispatcher ---------------------------------------------------------------
+def worker_jobs(app: Flask) -> list[background.Job]:
+    """What an alert worker repeats: inline in each web process, or in `tipline alerts run`.
+
+    Hook for GTFS-realtime: `tipline.locations.realtime.poll_once(app)` joins this list as
+    `background.Job("realtime", poll_once, every=<its poll setting>)`, so it runs wherever the
+    alerts run (every web worker inline, or the one dedicated worker).
+    """
+    return [background.Job("alerts", dispatch_and_log, every=get_settings(app).alert_poll_seconds)]
 
 
-_running: dict[int, threading.Event] = {}  # id(app) -> its thread's stop signal
-_lock = threading.Lock()
+def init_app(app: Flask) -> None:
+    """Refuse unusable alert settings at start-up; register the inline dispatcher when wanted."""
+    check_settings(get_settings(app))
+    if inline_alerts_wanted(app):
+        for job in worker_jobs(app):
+            background.add_job(app, job)
 
 
-def start_inline_dispatcher(app: Flask) -> bool:
-    """Start this process's dispatcher thread for `app` once (True if it started now)."""
-    with _lock:
-        if id(app) in _running:
-            return False
-        stop = _running[id(app)] = threading.Event()
-    poll = get_settings(app).alert_poll_seconds
-    thread = threading.Thread(
-        target=_run_until, args=(app, poll, stop), name="tipline-alerts", daemon=True
-    )
-    thread.start()
-    return True
-
-
-def stop_inline_dispatcher(app: Flask) -> None:
-    """Ask `app`'s dispatcher thread to stop after its current pass."""
-    with _lock:
-        stop = _running.pop(id(app), None)
-    if stop is not None:
-        stop.set()
-
-
-def _run_until(app: Flask, poll: float, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            dispatch_once(app)
-        except Exception:
-            # The loop must outlive a database hiccup; the traceback names no tip content.
-            log.exception("alert dispatcher pass failed")
-        stop.wait(poll)
+def inline_alerts_wanted(app: Flask) -> bool:
+    """TIPLINE_ALERTS_INLINE: default on, except in tests unless they set it."""
+    setting = get_settings(app).alerts_inline
+    return not app.testing if setting is None else setting
