@@ -67,6 +67,11 @@ def running(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
         )
         try:
             yield process
+        except BaseException:
+            stop(process)
+            # What the server said is the first thing to read when a test of it fails.
+            sys.stderr.write(f"--- {' '.join(args[:3])} log ---\n{log.read_text()[-4000:]}\n")
+            raise
         finally:
             stop(process)
 

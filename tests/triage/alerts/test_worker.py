@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from tests import factories, processes
@@ -204,3 +205,26 @@ def test_alerts_run_once_from_the_command_line(
     assert "planned 1, escalated 0, sent 1, failed 0" in result.output
     assert len(mailbox.envelopes) == 1
     assert tipline_threads() == []
+
+
+def test_an_idle_pass_only_reads(app: Flask, session: Session, mailbox: Mailbox) -> None:
+    # On SQLite any write transaction, even one that changes nothing, makes a staff request that
+    # read first fail to write ("database is locked"): a pass with nothing to do must not write.
+    channels(session, "NY", emails=("ny-desk@example.gov",))
+    factories.tip(session, priority=1, received_at=NOW)
+    session.commit()
+    assert alerts.dispatch_once(app, now=NOW).sent == 1
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    engine = Database.engine(app)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for minutes in (1, 5, 9):  # sent, not yet due to escalate: nothing to do
+            report = alerts.dispatch_once(app, now=NOW + timedelta(minutes=minutes))
+            assert not report.busy
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert statements and set(statements) <= {"SELECT", "BEGIN"}, statements

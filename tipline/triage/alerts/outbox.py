@@ -14,7 +14,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Exists,
+    Select,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -105,53 +118,87 @@ def _dialect(session: Session) -> Any:
     return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
+def _steps(settings: AlertSettings) -> range:
+    return range((settings.escalation_steps if settings.escalate_every is not None else 0) + 1)
+
+
+def _missing(
+    step: int, now: datetime, settings: AlertSettings
+) -> Select[int, int, int, str, int, datetime, datetime]:
+    """The alert rows owed at `step` that do not exist yet, as values to insert."""
+    return (
+        select(
+            Tip.id,
+            OnCallChannel.id,
+            literal(step),
+            literal(AlertStatus.PENDING.value),
+            literal(0),
+            literal(now, UTCDateTime()),
+            literal(now, UTCDateTime()),
+        )
+        .join(OnCallChannel, and_(OnCallChannel.removed_at.is_(None), _recipients(step)))
+        .where(
+            alarmed(),
+            _at_step(step, now, settings),
+            ~exists().where(
+                Alert.tip_id == Tip.id,
+                Alert.channel_id == OnCallChannel.id,
+                Alert.step == step,
+            ),
+        )
+    )
+
+
+def _reached(step: int, now: datetime, settings: AlertSettings) -> Select[int, int, datetime]:
+    """Tips at escalation `step` whose escalation is not recorded yet."""
+    recorded = exists().where(AlertEscalation.tip_id == Tip.id, AlertEscalation.step == step)
+    return select(Tip.id, literal(step), literal(now, UTCDateTime())).where(
+        alarmed(), _at_step(step, now, settings), ~recorded
+    )
+
+
+def needs_planning(session: Session, *, now: datetime, settings: AlertSettings) -> bool:
+    """Whether `plan` would write anything, found by reading only.
+
+    On SQLite a write transaction, even one that changes nothing, makes a request that read
+    first and writes next fail with "database is locked" rather than wait: an idle dispatcher
+    must not take the write lock every pass.
+    """
+    for step in _steps(settings):
+        if session.execute(_missing(step, now, settings).limit(1)).first() is not None:
+            return True
+        if step and session.execute(_reached(step, now, settings).limit(1)).first() is not None:
+            return True
+    return session.execute(select(Alert.id).where(_settled(now)).limit(1)).first() is not None
+
+
+def has_due(session: Session, *, now: datetime) -> bool:
+    """Whether `claim` would find a row, found by reading only (see `needs_planning`)."""
+    return session.execute(select(Alert.id).where(_due(now)).limit(1)).first() is not None
+
+
 def plan(session: Session, *, now: datetime, settings: AlertSettings) -> Planned:
     """Add the pending alerts each alarmed tip is owed at its current step; put each new
     escalation on the tip's timeline and in the audit log (once, whichever worker gets there)."""
     done = Planned()
     insert = _dialect(session).insert
-    steps = settings.escalation_steps if settings.escalate_every is not None else 0
     columns = ["tip_id", "channel_id", "step", "status", "attempts", "created_at"]
     columns.append("next_attempt_at")
-    for step in range(steps + 1):
-        missing = (
-            select(
-                Tip.id,
-                OnCallChannel.id,
-                literal(step),
-                literal(AlertStatus.PENDING.value),
-                literal(0),
-                literal(now, UTCDateTime()),
-                literal(now, UTCDateTime()),
-            )
-            .join(OnCallChannel, and_(OnCallChannel.removed_at.is_(None), _recipients(step)))
-            .where(
-                alarmed(),
-                _at_step(step, now, settings),
-                ~exists().where(
-                    Alert.tip_id == Tip.id,
-                    Alert.channel_id == OnCallChannel.id,
-                    Alert.step == step,
-                ),
-            )
-        )
+    for step in _steps(settings):
         # Each statement starts by writing: on SQLite a transaction that read first could not
         # write after another worker's commit. Two workers planning the same row keep one.
         added = session.execute(
             insert(Alert)
-            .from_select(columns, missing)
+            .from_select(columns, _missing(step, now, settings))
             .on_conflict_do_nothing(index_elements=["tip_id", "channel_id", "step"])
             .returning(Alert.id)
         )
         done.alerts += len(added.all())
         if step == 0:
             continue
-        reached = select(Tip.id, literal(step), literal(now, UTCDateTime())).where(
-            alarmed(), _at_step(step, now, settings)
-        )
         new = session.execute(
             insert(AlertEscalation)
-            .from_select(["tip_id", "step", "at"], reached)
+            .from_select(["tip_id", "step", "at"], _reached(step, now, settings))
             .on_conflict_do_nothing(index_elements=["tip_id", "step"])
             .returning(AlertEscalation.tip_id)
         )
@@ -205,9 +252,9 @@ def _minutes(span: timedelta) -> str:
     return f"{seconds / 60:g} min"
 
 
-def _sweep(session: Session, *, now: datetime) -> None:
-    """Settle rows nobody should send any more, so nothing waits or stays "sending" forever:
-    older steps a later announcement replaced, tips acted on, channels removed."""
+def _settled(now: datetime) -> ColumnElement[bool]:
+    """Rows nobody should send any more, so nothing waits or stays "sending" forever: older
+    steps a later announcement replaced, tips acted on, channels removed."""
     later = aliased(Alert)
     waiting = or_(
         Alert.status == AlertStatus.PENDING,
@@ -216,16 +263,28 @@ def _sweep(session: Session, *, now: datetime) -> None:
     replaced = exists().where(
         later.tip_id == Alert.tip_id, later.channel_id == Alert.channel_id, later.step > Alert.step
     )
-    still = select(Tip.id).where(Tip.id == Alert.tip_id, alarmed()).exists()
-    removed = select(OnCallChannel.id).where(
+    return and_(waiting, or_(replaced, ~_still(), _removed().exists()))
+
+
+def _still() -> Exists:
+    """The alert's tip still needs someone (correlated to the Alert row)."""
+    return select(Tip.id).where(Tip.id == Alert.tip_id, alarmed()).exists()
+
+
+def _removed() -> Select[int]:
+    return select(OnCallChannel.id).where(
         OnCallChannel.id == Alert.channel_id, OnCallChannel.removed_at.is_not(None)
     )
+
+
+def _sweep(session: Session, *, now: datetime) -> None:
+    """Cancel the settled rows (see `_settled`), saying why."""
     reason = case(
-        (removed.exists(), CHANNEL_REMOVED), (~still, ACTED_ON), else_=literal(SUPERSEDED)
+        (_removed().exists(), CHANNEL_REMOVED), (~_still(), ACTED_ON), else_=literal(SUPERSEDED)
     )
     session.execute(
         update(Alert)
-        .where(waiting, or_(replaced, ~still, removed.exists()))
+        .where(_settled(now))
         .values(status=AlertStatus.CANCELLED, cancelled_reason=reason, claimed_until=None)
         .execution_options(synchronize_session=False)
     )
@@ -234,7 +293,7 @@ def _sweep(session: Session, *, now: datetime) -> None:
 def _due(now: datetime) -> ColumnElement[bool]:
     """A row is due when pending and its time has come, or when its claim was abandoned; and
     only while its tip still needs someone and its channel still exists."""
-    still = select(Tip.id).where(Tip.id == Alert.tip_id, alarmed()).exists()
+    still = _still()
     active = (
         select(OnCallChannel.id)
         .where(OnCallChannel.id == Alert.channel_id, OnCallChannel.removed_at.is_(None))
@@ -311,7 +370,7 @@ def record_outcome(
         values.update(sent_at=now, last_error=None)
     else:
         final = attempt >= settings.max_attempts
-        still = select(Tip.id).where(Tip.id == Alert.tip_id, alarmed()).exists()
+        still = _still()
         status = case(
             (still, (AlertStatus.FAILED if final else AlertStatus.PENDING).value),
             else_=AlertStatus.CANCELLED.value,

@@ -19,7 +19,14 @@ from tipline import background
 from tipline.config import get_settings
 from tipline.db import session_scope, utcnow
 from tipline.triage.alerts.delivery import AlertSettings, DeliveryError, check_settings, deliver
-from tipline.triage.alerts.outbox import announcement, claim, plan, record_outcome
+from tipline.triage.alerts.outbox import (
+    announcement,
+    claim,
+    has_due,
+    needs_planning,
+    plan,
+    record_outcome,
+)
 from tipline.triage.models import AlertStatus
 
 log = logging.getLogger(__name__)
@@ -67,9 +74,17 @@ def dispatch_once(app: Flask, *, now: datetime | None = None) -> DispatchReport:
     def clock() -> datetime:
         return now if now is not None else utcnow()
 
+    # Each write step only when a read finds work for it: an idle pass takes no write lock.
     with session_scope(app) as session:
-        planned = plan(session, now=clock(), settings=settings)
-    report.planned, report.escalated = planned.alerts, len(planned.escalated)
+        busy = needs_planning(session, now=clock(), settings=settings)
+    if busy:
+        with session_scope(app) as session:
+            planned = plan(session, now=clock(), settings=settings)
+        report.planned, report.escalated = planned.alerts, len(planned.escalated)
+    with session_scope(app) as session:
+        due = has_due(session, now=clock())
+    if not due:
+        return report
     with session_scope(app) as session:
         claimed = claim(session, now=clock(), lease=settings.lease)
     if not claimed:
