@@ -410,3 +410,45 @@ def test_removing_a_channel_calls_off_its_alerts_and_adding_it_back_repeats_noth
     assert (report.planned, report.sent) == (0, 1)
     assert [m["To"] for _, m in mailbox.messages()] == ["other@example.gov"]
     assert len(reread(session).scalars(select(Alert)).all()) == 2
+
+
+def test_a_burst_of_urgent_tips_goes_out_in_one_pass(
+    app: Flask, session: Session, mailbox: Mailbox
+) -> None:
+    channels(session, "NY", emails=("ny-desk@example.gov",))
+    for second in range(45):
+        factories.tip(session, priority=1, received_at=NOW - timedelta(seconds=second))
+    session.commit()
+    report = alerts.dispatch_once(app, now=NOW)
+    assert (report.planned, report.sent, report.failed) == (45, 45, 0)
+    assert len(mailbox.envelopes) == 45
+
+
+def test_several_dispatchers_escalating_at_once_record_each_step_once(
+    app: Flask, session: Session, mailbox: Mailbox
+) -> None:
+    channels(session, "NY", emails=("ny-desk@example.gov",))
+    channels(session, "national", emails=("hq@example.gov",))
+    tips = [factories.tip(session, priority=1, received_at=NOW) for _ in range(3)]
+    session.commit()
+    alerts.dispatch_once(app, now=NOW)
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            alerts.dispatch_once(app, now=NOW + timedelta(minutes=10))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    for tip in tips:
+        assert len(timeline_of(session, tip.id, EventKind.ESCALATED)) == 1
+    assert len(audit_events(session, "tip.escalated")) == 3
+    assert len(mailbox.to("hq@example.gov")) == 3 and len(mailbox.to("ny-desk@example.gov")) == 6

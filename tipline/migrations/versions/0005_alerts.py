@@ -1,7 +1,7 @@
 """alerts that escalate: a step per announcement, channel tiers, kept channel history
 
 Revision ID: 0005_alerts
-Revises: 0004
+Revises: 0005_locations
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_alerts"
-down_revision = "0004"
+down_revision = "0005_locations"
 branch_labels = None
 depends_on = None
 

@@ -31,8 +31,11 @@ from tipline.triage.models import AlertStatus
 
 log = logging.getLogger(__name__)
 
-# Sends under way at once in one pass; a claim takes at most 20 rows.
+# Sends under way at once; rows claimed at a time; batches in one pass (a burst of urgent tips
+# goes out in one pass, 200 alerts at most, then the next pass goes on).
 PARALLEL_SENDS = 8
+BATCH = 20
+BATCHES_PER_PASS = 10
 
 
 @dataclass
@@ -81,16 +84,31 @@ def dispatch_once(app: Flask, *, now: datetime | None = None) -> DispatchReport:
         with session_scope(app) as session:
             planned = plan(session, now=clock(), settings=settings)
         report.planned, report.escalated = planned.alerts, len(planned.escalated)
-    with session_scope(app) as session:
-        due = has_due(session, now=clock())
-    if not due:
-        return report
-    with session_scope(app) as session:
-        claimed = claim(session, now=clock(), lease=settings.lease)
-    if not claimed:
-        return report
-    # Each alert in a thread of its own: a mail server that hangs for its whole timeout
-    # delays no webhook and no other address, and one alert's crash is only its own.
+    # A burst of urgent tips is sent in the same pass, a batch after another (bounded).
+    for _batch in range(BATCHES_PER_PASS):
+        with session_scope(app) as session:
+            due = has_due(session, now=clock())
+        if not due:
+            break
+        with session_scope(app) as session:
+            claimed = claim(session, now=clock(), lease=settings.lease, limit=BATCH)
+        if not claimed:
+            break
+        _send_batch(app, claimed, settings, clock, report)
+        if len(claimed) < BATCH:
+            break
+    return report
+
+
+def _send_batch(
+    app: Flask,
+    claimed: list[tuple[int, int]],
+    settings: AlertSettings,
+    clock: Callable[[], datetime],
+    report: DispatchReport,
+) -> None:
+    """Send claimed alerts at once, each in a thread of its own: a mail server that hangs for
+    its whole timeout delays no webhook and no other address, and one crash is only its own."""
     with ThreadPoolExecutor(
         max_workers=min(len(claimed), PARALLEL_SENDS), thread_name_prefix="tipline-send"
     ) as pool:
@@ -108,7 +126,6 @@ def dispatch_once(app: Flask, *, now: datetime | None = None) -> DispatchReport:
         log.warning(
             "alert %s to a %s channel failed: %s", outcome.alert_id, outcome.kind, outcome.error
         )
-    return report
 
 
 def _send(
@@ -156,9 +173,11 @@ def dispatch_and_log(app: Flask) -> DispatchReport:
 def worker_jobs(app: Flask) -> list[background.Job]:
     """What an alert worker repeats: inline in each web process, or in `tipline alerts run`.
 
-    Hook for GTFS-realtime: `tipline.locations.realtime.poll_once(app)` joins this list as
-    `background.Job("realtime", poll_once, every=<its poll setting>)`, so it runs wherever the
-    alerts run (every web worker inline, or the one dedicated worker).
+    The hook for other periodic work that should run wherever alerts run: add a
+    `background.Job` here. GTFS-realtime (`tipline.locations.realtime.poll_once(app)`) has its
+    own poller and command today; to start it with each serving process rather than on the
+    first request, register `background.Job("realtime", <a pass calling poll_once>, every=
+    <REALTIME_POLL_SECONDS>)` with `background.add_job` in `tipline.locations.init_app`.
     """
     return [background.Job("alerts", dispatch_and_log, every=get_settings(app).alert_poll_seconds)]
 
