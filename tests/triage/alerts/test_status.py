@@ -18,6 +18,7 @@ from tests.triage.alerts.conftest import channels
 from tests.triage.conftest import NOW
 from tipline.accounts.models import Role
 from tipline.intake.models import Tip
+from tipline.triage import alerts
 from tipline.triage.models import Alert, AlertStatus, OnCallChannel
 
 
@@ -165,6 +166,13 @@ def test_the_admin_sees_what_waits_and_what_failed_in_their_jurisdictions(
     factories.sign_in(client, user.email, factories.STAFF_PASSWORD, secret)
     page = client.get("/staff/alerts").get_data(as_text=True)
     assert "Failed (1)" in page and "Waiting (1)" in page
+    assert "has no primary channel" not in page
+    alerts.remove_channels(
+        session, jurisdiction="national", emails=["hq@example.gov"], webhooks=[], now=NOW
+    )
+    session.commit()
+    bare = client.get("/staff/alerts").get_data(as_text=True)
+    assert "national has no primary channel: tips routed to national" in bare
     assert "last error: refused" in page and "desk@nj.gov" in page
     assert login("ny_triager").get("/staff/alerts").status_code == 403
 

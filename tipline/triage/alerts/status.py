@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from tipline.accounts.access import can_see
 from tipline.accounts.models import User
 from tipline.intake.models import Tip, TipJurisdiction, TipStatus
+from tipline.locations.regions import NATIONAL
 from tipline.triage.alerts.channels import list_channels
 from tipline.triage.alerts.outbox import channel_label
 from tipline.triage.models import Alert, AlertStatus, ChannelTier, OnCallChannel
@@ -146,8 +147,8 @@ def channels_for(session: Session, user: User) -> tuple[list[OnCallChannel], lis
     """The on-call channels of `user`'s jurisdictions (every one for national), and those of
     their jurisdictions that have no primary channel (their urgent tips go to national's)."""
     channels = list_channels(session)
-    if user.is_national:
-        return channels, []
-    mine = user.jurisdiction_codes()
     covered = {c.jurisdiction for c in channels if c.tier == ChannelTier.PRIMARY}
+    if user.is_national:
+        return channels, [] if NATIONAL in covered else [NATIONAL]
+    mine = user.jurisdiction_codes()
     return [c for c in channels if c.jurisdiction in mine], sorted(mine - covered)
