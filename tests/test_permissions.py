@@ -119,6 +119,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     # -- admins
     ("/staff/users", "GET"): Expect(Access.ADMIN, (Call("/staff/users"),)),
     ("/staff/audit", "GET"): Expect(Access.ADMIN, (Call("/staff/audit"),)),
+    ("/staff/alerts", "GET"): Expect(Access.ADMIN, (Call("/staff/alerts"),)),
     ("/staff/posters", "GET"): Expect(Access.ADMIN, (Call("/staff/posters?show=all"),)),
     ("/staff/posters/new", "GET"): Expect(Access.ADMIN, (Call("/staff/posters/new"),)),
     ("/staff/posters/new", "POST"): Expect(

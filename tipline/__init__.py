@@ -42,4 +42,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     for blueprint in (intake_bp, accounts_bp, triage_bp, posters_bp):
         app.register_blueprint(blueprint)
+
+    from tipline import serving
+
+    # Last: inside a gunicorn worker this starts the background jobs the steps above registered.
+    serving.init_app(app)
     return app

@@ -84,6 +84,22 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
+@main.command("run")
+@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", "-p", default=5000, show_default=True, type=int, help="Port to bind.")
+@with_appcontext
+def run(host: str, port: int) -> None:
+    """Serve the app with werkzeug's threaded server (development and small sites).
+
+    Logs each request's route and status, never a client address or a token; the alert
+    dispatcher and the scan-count flush run beside it from the start; SIGTERM or Ctrl-C writes
+    buffered scan counts before exit. For production, see gunicorn in the README.
+    """
+    from tipline.serving import serve
+
+    serve(current_app._get_current_object(), host, port)  # type: ignore[attr-defined]
+
+
 def _register() -> None:
     """Attach each capability's commands."""
     from tipline.accounts.cli import register as accounts

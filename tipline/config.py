@@ -161,6 +161,11 @@ class Settings:
     alert_window_hours: float = setting(
         24.0, "urgent tips older than this are not announced", minimum=0
     )
+    alert_escalation_steps: int = setting(
+        3,
+        "times an unacknowledged urgent tip is announced again, one per OVERDUE_URGENT_MINUTES",
+        minimum=0,
+    )
     smtp_host: str | None = setting(None, "SMTP server for email alerts")
     smtp_port: int = setting(25, "SMTP port", minimum=1)
     smtp_user: str | None = setting(None, "SMTP user")

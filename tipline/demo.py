@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.serving import WSGIRequestHandler, run_simple
 
+from tipline.config import get_settings
 from tipline.locations.gtfs import ImportReport, import_feed
 from tipline.locations.models import Placement
 from tipline.locations.services import add_placement, find_station, find_train
@@ -75,14 +76,11 @@ def demo_admin_token(session: Session, *, now: datetime) -> str | None:
     return None
 
 
-class _AnonymousRequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler with the client address left out of every log line."""
-
-    def address_string(self) -> str:
-        # A traveler's IP address is never logged, even by the demo server.
-        return "-"
-
-
-def serve(app: Flask, host: str, port: int) -> None:
-    """Serve the app with werkzeug's threaded development server until interrupted."""
-    run_simple(host, port, app, threaded=True, request_handler=_AnonymousRequestHandler)
+def demo_link_file(app: Flask, link: str) -> Path:
+    """Write the demo admin's set-up link to a file only its owner can read; its path."""
+    path = Path(get_settings(app).instance_path or ".") / "demo-admin-setup-link.txt"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(link + "\n")
+    return path

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from tests import factories
 from tests.conftest import Clock, make_test_app
+from tipline import background
 from tipline.accounts.models import AuditEvent
 from tipline.config import update_settings
 from tipline.db import Database
@@ -331,18 +332,18 @@ def test_parse_reads_delays_times_and_skips_what_carries_none() -> None:
     assert delay.stops == (realtime.StopDelay(2, None, None, None, int(NOW.timestamp()), None),)
 
 
-def test_the_web_process_starts_its_poller_only_when_asked(_migrated: str, tmp_path: Path) -> None:
+def test_the_poller_is_a_background_job_only_when_asked(_migrated: str, tmp_path: Path) -> None:
     quiet = make_test_app(_migrated, tmp_path / "quiet")
-    quiet.test_client().get("/")
-    assert id(quiet) not in realtime._running
+    assert "realtime" not in [job.name for job in background.jobs(quiet)]
     busy = make_test_app(
         _migrated, tmp_path / "busy", REALTIME_INLINE=True, REALTIME_POLL_SECONDS=3600
     )
-    busy.test_client().get("/")
     try:
-        assert id(busy) in realtime._running
+        (job,) = [job for job in background.jobs(busy) if job.name == "realtime"]
+        assert job.every == 3600
+        busy.test_client().get("/")
+        assert not background.running(busy)  # a request starts nothing: the server does
     finally:
-        realtime.stop_inline_poller(busy)
         for made in (quiet, busy):
             Database.engine(made).dispose()
 

@@ -77,3 +77,53 @@ def test_sign_in_see_an_urgent_tip_arrive_acknowledge_and_close(
     assert [e.target for e in audit_events(session, "tip.closed")] == [f"tip:{urgent.id}"]
     assert set(hosts) == {"127.0.0.1"}
     context.close()
+
+
+def test_an_open_queue_announces_a_new_urgent_tip(
+    browser: Any, live_server: str, app: Flask, session: Session
+) -> None:
+    user, secret = factories.staff_user(
+        session, email="watch@ny.example.gov", role=Role.VIEWER, jurisdictions=["NY"]
+    )
+    already = factories.tip(session, priority=1, received_at=utcnow() - timedelta(minutes=3))
+    session.commit()
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+
+    page.goto(f"{live_server}/staff/")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(factories.STAFF_PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    code = factories.totp_code(app.test_client(), user.email, secret)
+    page.get_by_label("6-digit code").fill(code)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server}/staff/")
+    # What was there when the page opened is not news: no banner, no chime.
+    assert page.title() == "(1 urgent) Queue · Tipline staff"
+    assert page.locator("#urgent-watch").is_hidden()
+    assert page.locator("html").get_attribute("data-chime") is None
+
+    urgent = factories.tip(session, priority=1, received_at=utcnow())
+    session.commit()
+    # Polled from here: the page's CSP (rightly) refuses Playwright's string evaluation.
+    for _ in range(150):
+        if page.title().startswith("(1 new urgent)"):
+            break
+        page.wait_for_timeout(100)
+    assert page.title() == "(1 new urgent) (2 urgent) Queue · Tipline staff"
+    banner = page.locator("#urgent-watch")
+    assert banner.is_visible() and f"New urgent tip: #{urgent.id}" in banner.inner_text()
+    # A chime was made with Web Audio: playing, or waiting for a click where autoplay is barred.
+    assert page.locator("html").get_attribute("data-chime") in ("running", "suspended")
+    assert already.id != urgent.id
+
+    # It stays announced across the next reloads until someone says they have seen it.
+    page.wait_for_timeout(2500)
+    assert page.title().startswith("(1 new urgent)")
+    banner.get_by_role("button", name="Seen").click()
+    assert page.title() == "(2 urgent) Queue · Tipline staff" and banner.is_hidden()
+    assert problems == []  # the CSP let our one script run and blocked nothing it needed
+    context.close()

@@ -33,11 +33,15 @@ def record(
     outcome: str = "ok",
     detail: dict[str, Any] | None = None,
     key: str | None = None,
+    system: str | None = None,
 ) -> AuditEvent:
     """Add one audit record, sealed onto the chain; never put tip text or a password in
-    `detail`. `key` defaults to the app's AUDIT_KEY."""
+    `detail`. `key` defaults to the app's AUDIT_KEY; `system` names the automated part acting
+    when no person does (the alert dispatcher)."""
     if actor is not None:
         actor_email: str | None = actor.email
+    elif system is not None:
+        actor_email = system
     else:
         # No signed-in user: outside a request that is the operator at the command line; inside
         # one it is an anonymous visitor (a failed sign-in), left blank.

@@ -1,4 +1,6 @@
-"""Poster scans counted per placement per UTC day, buffered in memory and written in batches."""
+"""Poster scans counted per placement per UTC day, buffered in memory and written in batches:
+every SCAN_FLUSH_SECONDS by a background job of each serving process, when a scan finds the
+interval passed, and at shutdown."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ import weakref
 from collections import Counter
 from datetime import date
 
+from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from tipline.background import Job
 from tipline.locations.models import ScanCount
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,14 @@ class ScanCounter:
         with self.engine.begin() as conn:
             conn.execute(upsert)
         return len(rows)
+
+    def job(self) -> Job:
+        """The background job of a serving process: a flush every interval and at shutdown."""
+
+        def flush(_app: Flask) -> None:
+            self.flush_quietly()
+
+        return Job("scan counts", flush, every=self.interval, at_exit=True)
 
     def flush_quietly(self) -> None:
         """Flush, logging (counts only) instead of raising: a lost count must not fail a page."""

@@ -32,7 +32,7 @@ from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as BaseResponse
 
-from tipline import security
+from tipline import background, security
 from tipline.config import get_settings
 from tipline.db import Database, db, utcnow
 from tipline.intake import tokens
@@ -75,7 +75,11 @@ POSTERS = "tipline.intake.posters"
 def _setup(state: BlueprintSetupState) -> None:
     app = cast(Flask, state.app)
     settings = get_settings(app)
-    app.extensions[SCANS] = ScanCounter(Database.engine(app), settings.scan_flush_seconds)
+    counter = ScanCounter(Database.engine(app), settings.scan_flush_seconds)
+    app.extensions[SCANS] = counter
+    # Written on a timer in each serving process, and once more at shutdown, whether or not
+    # another scan arrives.
+    background.add_job(app, counter.job())
     app.extensions[POSTERS] = PosterCache(settings.poster_cache_seconds)
     app.extensions[LIMITS] = TipLimits(get_limiter(app))
 

@@ -8,16 +8,16 @@ from tipline.config import get_settings
 
 
 def init_app(app: Flask) -> None:
-    """Start the realtime poller with this process's first request, unless off."""
+    """Register the realtime poller with each serving process (never CLI commands), unless off."""
     if not inline_realtime_wanted(app):
         return
-    from tipline.locations.realtime import start_inline_poller
+    from tipline import background
+    from tipline.locations.realtime import poll_and_log
 
-    # Lazily, per serving process: CLI commands never get a thread, and each gunicorn worker
-    # gets its own after forking (each feed's poll is claimed, so none is fetched twice).
-    @app.before_request
-    def _realtime_poller() -> None:
-        start_inline_poller(app)
+    # Started with the server, not with its first request (see tipline.background); each feed's
+    # poll is claimed, so several workers never fetch one twice.
+    every = get_settings(app).realtime_poll_seconds
+    background.add_job(app, background.Job("realtime", poll_and_log, every=every))
 
 
 def inline_realtime_wanted(app: Flask) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -628,8 +629,9 @@ def placements_retire(code: str) -> None:
 @with_appcontext
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Create the database, import the sample feed, add demo posters, and serve the app."""
-    from tipline.demo import DEMO_ADMIN, demo_admin_token, seed_demo, serve
+    from tipline.demo import DEMO_ADMIN, demo_admin_token, demo_link_file, seed_demo
     from tipline.migrate import upgrade
+    from tipline.serving import serve
 
     app = _app()
     upgrade(app)
@@ -646,9 +648,15 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo("Demo posters (open a URL to see the traveler's form):")
     click.echo("\n".join(lines))
     if token:
+        link = f"http://{host}:{port}/staff/setup/{token}"
+        shown = f"app at\n  {link}"
+        if not no_serve and not sys.stdout.isatty():
+            # A served demo whose output is not a terminal is being logged: the one-time link
+            # goes to a private file instead, never into a log.
+            shown = f"app: the set-up link is in {demo_link_file(app, link)}"
         click.echo(
             f"Staff desk: set up the demo admin ({DEMO_ADMIN}, national) with an authenticator"
-            f" app at\n  http://{host}:{port}/staff/setup/{token}"
+            f" {shown}"
         )
     click.echo(f"Staff sign-in: http://{host}:{port}/staff/signin")
     if not no_serve:

@@ -10,7 +10,6 @@ good delays to age out: a position then says "scheduled", never fails.
 from __future__ import annotations
 
 import logging
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -407,41 +406,9 @@ def _record(app: Flask, feed: str, at: datetime, *, error: str) -> None:
         )
 
 
-# --- the in-process poller -----------------------------------------------------------------
-
-_running: dict[int, threading.Event] = {}  # id(app) -> its thread's stop signal
-_lock = threading.Lock()
-
-
-def start_inline_poller(app: Flask) -> bool:
-    """Start this process's realtime poller thread for `app` once (True if it started now)."""
-    with _lock:
-        if id(app) in _running:
-            return False
-        stop = _running[id(app)] = threading.Event()
-    thread = threading.Thread(
-        target=_run_until, args=(app, stop), name="tipline-realtime", daemon=True
-    )
-    thread.start()
-    return True
-
-
-def stop_inline_poller(app: Flask) -> None:
-    """Ask `app`'s poller thread to stop after its current pass."""
-    with _lock:
-        stop = _running.pop(id(app), None)
-    if stop is not None:
-        stop.set()
-
-
-def _run_until(app: Flask, stop: threading.Event) -> None:
-    interval = get_settings(app).realtime_poll_seconds
-    while not stop.is_set():
-        try:
-            for result in poll_once(app):
-                if result.error:
-                    log.warning("realtime feed %s: %s", result.feed, result.error)
-        except Exception:
-            # The loop must outlive a database hiccup; a poll carries no tip content.
-            log.exception("realtime poll failed")
-        stop.wait(interval)
+def poll_and_log(app: Flask) -> None:
+    """One background pass: poll every due feed, logging feed names and errors only."""
+    for result in poll_once(app):
+        if result.error:
+            # A poll carries no tip content: the feed's name and what went wrong.
+            log.warning("realtime feed %s: %s", result.feed, result.error)

@@ -20,8 +20,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from tipline.accounts.models import User
 from tipline.intake.models import Indicator, Priority, TipStatus
 from tipline.locations.regions import REGIONS
+from tipline.triage.display import short_indicator
 from tipline.triage.models import Resolution
-from tipline.triage.queue import ALL, OPEN, QueueFilter, short_indicator
+from tipline.triage.queue import ALL, OPEN, QueueFilter
 from tipline.triage.services import MAX_ID, NOTE_MAX, REASON_MAX
 
 PRIORITY_CHOICES = [SelectChoice(str(p.value), p.name.capitalize()) for p in Priority]

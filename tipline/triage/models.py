@@ -45,6 +45,10 @@ class EventKind(enum.StrEnum):
     REFERRED = "referred"
     CLOSED = "closed"
     REOPENED = "reopened"
+    # Written by the alert dispatcher (no actor): nobody acknowledged an urgent tip in time, or
+    # an announcement could not be delivered at all.
+    ESCALATED = "escalated"
+    ALERT_FAILED = "alert_failed"
 
 
 class TipEvent(Base):
@@ -82,20 +86,32 @@ class ChannelKind(enum.StrEnum):
     WEBHOOK = "webhook"
 
 
+class ChannelTier(enum.StrEnum):
+    """When a channel hears a tip: at once, or once nobody has acknowledged it in time."""
+
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+
+
 class OnCallChannel(Base):
-    """Where a jurisdiction's urgent tips are announced ("national" hears every one)."""
+    """Where a jurisdiction's urgent tips are announced. "national"'s channels hear tips routed
+    to national, every tip whose jurisdictions have no primary channel, and every escalation."""
 
     __tablename__ = "oncall_channel"
     __table_args__ = (
         UniqueConstraint("jurisdiction", "kind", "target"),
         CheckConstraint("kind IN ('email', 'webhook')", name="kind_known"),
+        CheckConstraint("tier IN ('primary', 'secondary')", name="tier_known"),
     )
 
     id: Mapped[intpk]
     jurisdiction: Mapped[str] = mapped_column(String(16), index=True)
     kind: Mapped[ChannelKind] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(String(500))  # an email address or an https URL
+    tier: Mapped[ChannelTier] = mapped_column(String(16), default=ChannelTier.PRIMARY)
     created_at: Mapped[datetime]
+    # Removed channels stay as rows so each tip's alert history keeps naming where it went.
+    removed_at: Mapped[datetime | None]
 
 
 class AlertStatus(enum.StrEnum):
@@ -104,17 +120,22 @@ class AlertStatus(enum.StrEnum):
     PENDING = "pending"  # due at next_attempt_at
     SENDING = "sending"  # claimed by one dispatcher until claimed_until
     SENT = "sent"
-    CANCELLED = "cancelled"  # someone opened the tip first
+    CANCELLED = "cancelled"  # someone acted on the tip first (cancelled_reason says what)
     FAILED = "failed"  # gave up after the last attempt
 
 
 class Alert(Base):
-    """One announcement of one urgent tip on one channel: the outbox, at most one per pair."""
+    """One announcement of one urgent tip on one channel at one escalation step: the outbox.
+
+    Step 0 is the first announcement; step n is sent n escalation intervals after the tip
+    arrived if nobody has acknowledged it by then. At most one row per (tip, channel, step).
+    """
 
     __tablename__ = "alert"
     __table_args__ = (
-        UniqueConstraint("tip_id", "channel_id"),
+        UniqueConstraint("tip_id", "channel_id", "step"),
         Index("ix_alert_status_next_attempt_at", "status", "next_attempt_at"),
+        CheckConstraint("step >= 0", name="step_natural"),
     )
 
     id: Mapped[intpk]
@@ -122,6 +143,7 @@ class Alert(Base):
     channel_id: Mapped[int] = mapped_column(
         ForeignKey("oncall_channel.id", ondelete="CASCADE"), index=True
     )
+    step: Mapped[int] = mapped_column(default=0)
     status: Mapped[AlertStatus] = mapped_column(String(16), default=AlertStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
@@ -129,8 +151,21 @@ class Alert(Base):
     claimed_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
+    cancelled_reason: Mapped[str | None] = mapped_column(String(200))
 
     channel: Mapped[OnCallChannel] = relationship()
+
+
+class AlertEscalation(Base):
+    """An urgent tip reached escalation step `step` unacknowledged: written once per step, by
+    whichever dispatcher gets there first, which also puts it on the timeline."""
+
+    __tablename__ = "alert_escalation"
+    __table_args__ = (CheckConstraint("step >= 1", name="step_positive"),)
+
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id", ondelete="CASCADE"), primary_key=True)
+    step: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
 
 
 class QueueEntry(Base):

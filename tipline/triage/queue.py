@@ -6,7 +6,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     ColumnElement,
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from tipline.accounts.models import User
 from tipline.intake.models import Priority, Tip, TipJurisdiction, TipStatus
 from tipline.intake.services import EXPORT_FIELDS, tip_record
-from tipline.locations.models import Station
+from tipline.triage.display import station_timezones
 from tipline.triage.models import QueueEntry
 
 OPEN_STATUSES = (
@@ -40,30 +39,6 @@ OPEN, ALL = "open", "all"
 PAGE_SIZE = 50
 RELATED_WINDOW = timedelta(hours=2)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-SHORT_INDICATORS = {
-    "holds_documents": "holds ID/money",
-    "answers_for_them": "answers for them",
-    "not_free": "not free",
-    "unsure_destination": "no destination",
-    "few_belongings": "few belongings",
-    "young_group_older_adult": "young group + adult",
-    "child_not_theirs": "child not theirs",
-    "much_older_partner": "older partner",
-    "threatened": "threatened",
-    "injuries": "injuries",
-    "branding": "branding",
-    "drugged_exhausted": "drugged/exhausted",
-    "clothing": "clothing",
-    "fearful": "fearful",
-    "avoids_staff": "avoids staff",
-    "minor_commercial_sex": "MINOR",
-}
-
-
-def short_indicator(key: str) -> str:
-    """A few words for an indicator in a queue row."""
-    return SHORT_INDICATORS.get(key, key.replace("_", " "))
 
 
 @dataclass(frozen=True)
@@ -306,15 +281,6 @@ def _sort_key(tip: Tip) -> tuple[bool, int, datetime, int]:
     return (tip.is_closed, int(tip.priority), tip.received_at, tip.id)
 
 
-def station_timezones(session: Session, codes: set[str | None]) -> dict[str, str]:
-    """The time zone of each station code (stop times show in the station's local time)."""
-    wanted = sorted(c for c in codes if c)
-    if not wanted:
-        return {}
-    rows = session.execute(select(Station.code, Station.timezone).where(Station.code.in_(wanted)))
-    return {code: tz for code, tz in rows}
-
-
 def status_counts(session: Session, user: User) -> dict[str, int]:
     """How many open tips `user` may see, per status."""
     codes = walked_codes(user, QueueFilter())
@@ -426,52 +392,18 @@ def related_tips(session: Session, user: User, tip: Tip, *, limit: int = 20) -> 
     return sorted(found.values(), key=lambda t: t.received_at)[:limit]
 
 
-def is_overdue(tip: Tip, now: datetime, *, urgent_minutes: float, other_hours: float) -> bool:
-    """True when `tip` is still unacknowledged past its deadline."""
-    if tip.status != TipStatus.NEW:
-        return False
-    limit = (
-        timedelta(minutes=urgent_minutes)
-        if tip.priority == Priority.URGENT
-        else timedelta(hours=other_hours)
+def urgent_unacknowledged(session: Session, user: User, *, limit: int = 50) -> list[int]:
+    """Ids of the open urgent tips nobody has acknowledged that `user` may see, newest first
+    (what the open queue page watches for)."""
+    query = (
+        select(Tip.id)
+        .where(
+            Tip.status == TipStatus.NEW,
+            Tip.priority == Priority.URGENT,
+            Tip.is_closed == false(),
+            visible(user),
+        )
+        .order_by(Tip.received_at.desc(), Tip.id.desc())
+        .limit(limit)
     )
-    return now - tip.received_at > limit
-
-
-def age(received_at: datetime, now: datetime) -> str:
-    """How long ago, in the largest whole unit: "12 min", "3 h", "2 d"."""
-    seconds = max(0, int((now - received_at).total_seconds()))
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 86_400:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86_400} d"
-
-
-def local_time(moment: datetime, tz_name: str | None) -> str:
-    """HH:MM in a station's time zone ("14:05"), or in UTC, marked, when it is unknown."""
-    if tz_name:
-        try:
-            return moment.astimezone(ZoneInfo(tz_name)).strftime("%H:%M")
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return moment.astimezone(UTC).strftime("%H:%M UTC")
-
-
-def place_label(tip: Tip, timezones: dict[str, str], *, typed: bool = True) -> str:
-    """Where a tip came from in one line: a station, or a train and its next stop."""
-    if tip.station_code or tip.station_name:
-        name = tip.station_name or tip.station_code
-        return f"{name} ({tip.station_code})" if tip.station_code else str(name)
-    if tip.train_number:
-        label = f"Train {tip.train_number}"
-        if tip.next_stop_name and tip.next_stop_time:
-            when = local_time(tip.next_stop_time, timezones.get(tip.next_stop_code or ""))
-            label += f" → next: {tip.next_stop_name} {when}"
-        return label
-    # What the traveler typed is tip content: shown to staff, never put in an alert.
-    if typed and tip.typed_place:
-        return f"“{tip.typed_place}” (typed)"
-    return "Place unknown"
+    return list(session.scalars(query))

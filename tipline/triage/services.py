@@ -16,7 +16,8 @@ from tipline.accounts.access import can_see
 from tipline.accounts.models import Role, User, UserJurisdiction
 from tipline.intake.models import Priority, Tip, TipStatus
 from tipline.locations.regions import NATIONAL
-from tipline.triage.models import Alert, AlertStatus, EventKind, Resolution, TipEvent
+from tipline.triage.alerts.outbox import silence
+from tipline.triage.models import Alert, EventKind, Resolution, TipEvent
 from tipline.triage.queue import visible
 
 NOTE_MAX = 4000
@@ -76,7 +77,7 @@ def get_tip_for(session: Session, user: User, tip_id: int) -> Tip:
 
 
 def record_view(session: Session, *, tip: Tip, actor: User, now: datetime) -> None:
-    """Audit a staff member opening `tip`; the first opening stops its alerts."""
+    """Audit a staff member opening `tip` (a view never stops its alerts: acting does)."""
     _opened(session, tip, now)
     audit.record(session, action="tip.view", actor=actor, now=now, target=_target(tip))
 
@@ -180,6 +181,8 @@ def change_priority(
         raise TriageError(f"The priority is already {priority.name.lower()}.")
     tip.priority = priority
     tip.priority_overridden = True
+    if old == Priority.URGENT:
+        silence(session, tip_id=tip.id, reason=f"priority lowered by {actor.email}")
     return _event(
         session,
         tip,
@@ -356,7 +359,7 @@ def _target(tip: Tip) -> str:
 
 
 def _opened(session: Session, tip: Tip, now: datetime) -> None:
-    """Mark the tip opened; "one alert per tip until someone opens it" calls off what waits."""
+    """Mark the tip opened. Its alerts go on: only acting on it (`_move`) silences them."""
     if tip.opened_at is None:
         # Conditional, so of two staff opening it at once the first time is the one kept.
         opened = session.execute(
@@ -369,11 +372,6 @@ def _opened(session: Session, tip: Tip, now: datetime) -> None:
             set_committed_value(tip, "opened_at", now)
         else:
             session.refresh(tip, ["opened_at"])
-    session.execute(
-        update(Alert)
-        .where(Alert.tip_id == tip.id, Alert.status == AlertStatus.PENDING)
-        .values(status=AlertStatus.CANCELLED)
-    )
 
 
 def _check_actor(actor: User, tip: Tip) -> None:
@@ -403,6 +401,8 @@ def _move(
         raise InvalidTransition(_why_not(kind, current))
     tip.status = to
     tip.is_closed = to == TipStatus.CLOSED
+    # A state change is someone with the tip in hand: its alarm stops (_check_actor ran).
+    silence(session, tip_id=tip.id, reason=f"tip {to.value} by {actor.email}")
     return _event(
         session,
         tip,

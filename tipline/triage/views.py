@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import (
@@ -21,11 +23,12 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectChoice
 
-from tipline import csvout
+from tipline import csvout, security
 from tipline.accounts import audit
 from tipline.accounts.auth import clock, current_user, refuse, staff_required
 from tipline.accounts.models import Role, User
@@ -33,8 +36,11 @@ from tipline.config import get_settings
 from tipline.db import db
 from tipline.intake.i18n import catalog
 from tipline.intake.models import Priority, Tip, TipStatus
+from tipline.resources import resource_dir
+from tipline.triage import display, services
 from tipline.triage import queue as q
-from tipline.triage import services
+from tipline.triage.alerts import status as alert_status
+from tipline.triage.alerts.outbox import channel_label
 from tipline.triage.forms import (
     AcknowledgeForm,
     AssignForm,
@@ -50,7 +56,11 @@ from tipline.triage.models import Resolution
 
 bp = Blueprint("triage", __name__)
 
-# The default queue reloads itself so a new urgent tip shows up with no one touching it.
+# The open queue announces a new urgent tip (title, banner, a chime made with Web Audio): one
+# script of ours, allowed by its hash and nothing else.
+WATCH_JS = (resource_dir("templates") / "triage" / "watch.js").read_text().strip()
+_WATCH_HASH = base64.b64encode(hashlib.sha256(WATCH_JS.encode()).digest()).decode()
+QUEUE_CSP = f"{security.CSP}; script-src 'sha256-{_WATCH_HASH}'"
 
 
 def _user() -> User:
@@ -76,9 +86,11 @@ def queue() -> Response:
             counts=q.status_counts(db.session, user),
             can_export=user.role in services.ACTING_ROLES,
             refresh_seconds=_refresh_seconds(),
+            **_watch(user, clock()),
             **_display(clock()),
         )
     )
+    response.headers["Content-Security-Policy"] = QUEUE_CSP
     if f.is_default and not request.args.get("after"):
         # The Refresh header is the HTML standard's meta refresh, sent as a header: no script.
         # ?auto=1 tells the session this reload is not the user's activity.
@@ -97,6 +109,26 @@ def tip(tip_id: int) -> str:
     services.record_view(db.session, tip=found, actor=user, now=now)
     db.session.commit()
     return _tip_page(found, user, now)
+
+
+@bp.get("/staff/alerts")
+@staff_required(Role.ADMIN)
+def alerts() -> str:
+    """Alerts still waiting and alerts that failed on the admin's tips, and the on-call
+    channels of the admin's jurisdictions."""
+    user = _user()
+    waiting, failed = alert_status.waiting_and_failed(db.session, user)
+    channels, uncovered = alert_status.channels_for(db.session, user)
+    return render_template(
+        "triage/alerts.html",
+        waiting=waiting,
+        failed=failed,
+        channels=channels,
+        uncovered=uncovered,
+        channel_label=channel_label,
+        overdue_minutes=f"{get_settings().overdue_urgent_minutes:g}",
+        **_display(clock()),
+    )
 
 
 @dataclass(frozen=True)
@@ -234,6 +266,16 @@ def _refresh_seconds() -> int:
     return get_settings().queue_refresh_seconds
 
 
+def _watch(user: User, now: datetime) -> dict[str, Any]:
+    """What the queue page watches: urgent tips nobody acknowledged, alerts that failed."""
+    within = timedelta(hours=get_settings().alert_window_hours)
+    return {
+        "urgent_ids": q.urgent_unacknowledged(db.session, user),
+        "failed_alerts": alert_status.failed_recently(db.session, user, now=now, within=within),
+        "watch_js": Markup(WATCH_JS),  # noqa: S704  (our own file, allowed by its hash)
+    }
+
+
 def _visible_tip(user: User, tip_id: int, *, write: bool = False) -> Tip:
     """The tip, or the same 404 for a missing one and another jurisdiction's (audited).
     `write`: read it under the write lock, so two staff acting at once see each other."""
@@ -300,8 +342,9 @@ def _tip_page(
         jurisdictions=tip.jurisdiction_codes(),
         timeline=services.timeline(db.session, tip),
         related=q.related_tips(db.session, user, tip),
+        alerts=alert_status.alerts_of_tip(db.session, tip.id),
         assignee=assignee,
-        zones=q.station_timezones(db.session, codes),
+        zones=display.station_timezones(db.session, codes),
         can_act=user.role in services.ACTING_ROLES,
         allowed=services.TRANSITIONS[TipStatus(tip.status)],
         indicator_label=_indicator_label,
@@ -311,7 +354,7 @@ def _tip_page(
 
 def _indicator_label(key: str) -> str:
     """The words the traveler ticked, as the English form showed them."""
-    return catalog("en").get(f"ind_{key}") or q.short_indicator(key)
+    return catalog("en").get(f"ind_{key}") or display.short_indicator(key)
 
 
 def _display(now: datetime) -> dict[str, Any]:
@@ -321,13 +364,13 @@ def _display(now: datetime) -> dict[str, Any]:
     other_hours = settings.overdue_other_hours
     return {
         "now": now,
-        "age": lambda t: q.age(t, now),
-        "overdue": lambda tip: q.is_overdue(
+        "age": lambda t: display.age(t, now),
+        "overdue": lambda tip: display.is_overdue(
             tip, now, urgent_minutes=urgent_minutes, other_hours=other_hours
         ),
-        "place": q.place_label,
-        "local_time": q.local_time,
-        "short_indicator": q.short_indicator,
+        "place": display.place_label,
+        "local_time": display.local_time,
+        "short_indicator": display.short_indicator,
         "priority_name": lambda p: Priority(p).name.lower(),
         "resolution_label": lambda r: Resolution(r).label if r else "",
         "statuses": TipStatus,

@@ -1,0 +1,100 @@
+"""How the desk shows a tip in words: place, ages, local times, deadlines, short indicators.
+
+Plain functions of a tip and the time, shared by the queue, the tip page and the alerts (which
+must not depend on queue reads just to say where a tip came from).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tipline.intake.models import Priority, Tip, TipStatus
+from tipline.locations.models import Station
+
+SHORT_INDICATORS = {
+    "holds_documents": "holds ID/money",
+    "answers_for_them": "answers for them",
+    "not_free": "not free",
+    "unsure_destination": "no destination",
+    "few_belongings": "few belongings",
+    "young_group_older_adult": "young group + adult",
+    "child_not_theirs": "child not theirs",
+    "much_older_partner": "older partner",
+    "threatened": "threatened",
+    "injuries": "injuries",
+    "branding": "branding",
+    "drugged_exhausted": "drugged/exhausted",
+    "clothing": "clothing",
+    "fearful": "fearful",
+    "avoids_staff": "avoids staff",
+    "minor_commercial_sex": "MINOR",
+}
+
+
+def short_indicator(key: str) -> str:
+    """A few words for an indicator in a queue row."""
+    return SHORT_INDICATORS.get(key, key.replace("_", " "))
+
+
+def station_timezones(session: Session, codes: set[str | None]) -> dict[str, str]:
+    """The time zone of each station code (stop times show in the station's local time)."""
+    wanted = sorted(c for c in codes if c)
+    if not wanted:
+        return {}
+    rows = session.execute(select(Station.code, Station.timezone).where(Station.code.in_(wanted)))
+    return {code: tz for code, tz in rows}
+
+
+def is_overdue(tip: Tip, now: datetime, *, urgent_minutes: float, other_hours: float) -> bool:
+    """True when `tip` is still unacknowledged past its deadline."""
+    if tip.status != TipStatus.NEW:
+        return False
+    limit = (
+        timedelta(minutes=urgent_minutes)
+        if tip.priority == Priority.URGENT
+        else timedelta(hours=other_hours)
+    )
+    return now - tip.received_at > limit
+
+
+def age(received_at: datetime, now: datetime) -> str:
+    """How long ago, in the largest whole unit: "12 min", "3 h", "2 d"."""
+    seconds = max(0, int((now - received_at).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86_400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86_400} d"
+
+
+def local_time(moment: datetime, tz_name: str | None) -> str:
+    """HH:MM in a station's time zone ("14:05"), or in UTC, marked, when it is unknown."""
+    if tz_name:
+        try:
+            return moment.astimezone(ZoneInfo(tz_name)).strftime("%H:%M")
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return moment.astimezone(UTC).strftime("%H:%M UTC")
+
+
+def place_label(tip: Tip, timezones: dict[str, str], *, typed: bool = True) -> str:
+    """Where a tip came from in one line: a station, or a train and its next stop."""
+    if tip.station_code or tip.station_name:
+        name = tip.station_name or tip.station_code
+        return f"{name} ({tip.station_code})" if tip.station_code else str(name)
+    if tip.train_number:
+        label = f"Train {tip.train_number}"
+        if tip.next_stop_name and tip.next_stop_time:
+            when = local_time(tip.next_stop_time, timezones.get(tip.next_stop_code or ""))
+            label += f" → next: {tip.next_stop_name} {when}"
+        return label
+    # What the traveler typed is tip content: shown to staff, never put in an alert.
+    if typed and tip.typed_place:
+        return f"“{tip.typed_place}” (typed)"
+    return "Place unknown"
