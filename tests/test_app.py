@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 
 from tipline import create_app
 from tipline.cli import main
-from tipline.config import Settings, SettingsError, get_settings
+from tipline.config import Settings, SettingsError, get_settings, key_files
 from tipline.db import Database
 
 
@@ -106,3 +106,11 @@ def test_every_setting_is_documented_in_the_readme() -> None:
         if f"`{name}`" not in table
     ]
     assert missing == [], f"settings missing from the README's Settings table: {missing}"
+
+
+def test_key_files_are_found_by_their_names(tmp_path: Path) -> None:
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    (tmp_path / "data_keys").write_text("{}")
+    (tmp_path / "tipline.db-notes").write_text("")
+    names = [p.name for p in key_files(get_settings(app))]
+    assert names == ["data_keys", "secret_key"]

@@ -413,3 +413,14 @@ def instance_secret(path: Path) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key
+
+
+def key_files(settings: Settings) -> list[Path]:
+    """Every key file Tipline generated in the instance folder (names end in _key or _keys).
+
+    Backups use this to carry keys only when asked; a new kind of key joins by its file name.
+    """
+    folder = Path(settings.instance_path or ".")
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(("_key", "_keys")))
