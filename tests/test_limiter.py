@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from tipline.config import Rate
-from tipline.limiter import Limiter
+from tipline.limiter import Limiter, _refused
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -31,6 +31,14 @@ def test_exactly_the_rate_is_allowed(limiter: Limiter) -> None:
     assert [v.allowed for v in verdicts] == [True, True, True, False, False]
     assert 0 < verdicts[-1].retry_after <= 60
     assert limiter.hit(rate, "tip", "client-b").allowed  # another key has its own count
+
+
+def test_a_refusal_never_says_retry_now() -> None:
+    # CI caught Redis answering a reset time of "now" for a window opened that millisecond.
+    assert _refused(Rate(3, 60), time.time()).retry_after == 1.0
+    assert _refused(Rate(3, 60), time.time() - 5).retry_after == 1.0
+    assert _refused(Rate(3, 60), time.time() + 3600).retry_after == 60.0
+    assert 29 < _refused(Rate(3, 60), time.time() + 30).retry_after <= 30
 
 
 def test_peek_does_not_count_and_clear_forgets(limiter: Limiter) -> None:

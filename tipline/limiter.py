@@ -51,6 +51,14 @@ class Verdict:
     retry_after: float = 0.0  # seconds until the window frees a slot (0 when allowed)
 
 
+def _refused(rate: Rate, reset_time: float) -> Verdict:
+    """A refusal that always names a wait between one second and the window."""
+    # The sliding counter's reset estimate is `expires_in % expiry`, which is 0 when a window
+    # was opened this very millisecond (a Redis TTL equal to the expiry); "retry in 0 s" would
+    # invite an immediate, equally refused retry.
+    return Verdict(False, min(max(1.0, reset_time - time.time()), max(1.0, rate.seconds)))
+
+
 class Limiter:
     """Sliding-window counters keyed by plain strings, in Redis or in memory."""
 
@@ -131,7 +139,7 @@ class Limiter:
             raise
         except Exception as exc:
             raise LimiterUnavailable(str(exc)) from None
-        return Verdict(False, max(0.0, stats.reset_time - time.time()))
+        return _refused(rate, stats.reset_time)
 
     def peek(self, rate: Rate, *key: str, fixed: bool = False) -> Verdict:
         """Whether one more event would be allowed, without counting it."""
@@ -144,7 +152,7 @@ class Limiter:
             stats = strategy.get_window_stats(item, *key)
         except Exception as exc:
             raise LimiterUnavailable(str(exc)) from None
-        return Verdict(False, max(0.0, stats.reset_time - time.time()))
+        return _refused(rate, stats.reset_time)
 
     def clear(self, rate: Rate, *key: str, fixed: bool = False) -> None:
         """Forget the counts under `key` (after a successful sign-in, say)."""
