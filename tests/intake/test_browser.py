@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.intake.conftest import Posters
+from tipline.intake.i18n import LANGUAGES
 from tipline.intake.models import Tip
 from tipline.locations.codes import display
 
@@ -63,7 +64,7 @@ def test_pages_fit_a_320px_screen_with_big_tap_targets(
     paths = ["/", "/help", "/report", "/T/K7Q2M9XQ", "/nowhere"]
     paths += [f"/T/{code}" for code in (posters.station, posters.train, posters.retired)]
     for path in paths:
-        for lang in ("en", "es", "fr"):
+        for lang in LANGUAGES:
             page.goto(f"{live_server}{path}?lang={lang}")
             width = page.evaluate("document.scrollingElement.scrollWidth")
             assert width <= 320, f"{path}?lang={lang} is {width}px wide"
@@ -97,4 +98,52 @@ def test_quick_exit_leaves_no_way_back_with_javascript_on(
     page.go_back()
     # The form was replaced in history: going back lands on the page before it.
     assert urlsplit(page.url).path == "/"
+    context.close()
+
+
+def test_an_arabic_phone_gets_a_right_to_left_form_that_sends(
+    browser: Any, live_server: str, posters: Posters, session: Session
+) -> None:
+    context = browser.new_context(
+        java_script_enabled=False, viewport=PHONE, extra_http_headers={"Accept-Language": "ar"}
+    )
+    page = context.new_page()
+    # No poster language to follow (the form without a code): the phone's language decides.
+    page.goto(f"{live_server}/report")
+    assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == [
+        "ar",
+        "rtl",
+    ]
+    # Mirrored: the call button, first in reading order, sits on the right; quick exit on the left.
+    call, exit_ = (page.locator(selector).bounding_box()["x"] for selector in (".call", ".exit"))
+    assert call > exit_
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 320
+    # The switcher names every language in its own words.
+    switcher = page.locator(".nav").first.inner_text()
+    for name in ("English", "Español", "Français", "中文（简体）", "Tiếng Việt", "Kreyòl ayisyen"):
+        assert name in switcher
+    page.get_by_label("أين أنت؟").fill("محطة نيويورك بن")
+    page.get_by_label("يتجنب الموظفين أو الشرطة").check()
+    page.get_by_role("button", name="أرسل البلاغ").click()
+    page.wait_for_load_state()
+    assert page.inner_text("h1") == "شكرًا لك. لقد تلقّينا بلاغك."
+    assert page.evaluate("document.documentElement.dir") == "rtl"
+    session.commit()
+    (tip,) = session.scalars(select(Tip)).all()
+    assert tip.indicators == ["avoids_staff"]
+    context.close()
+
+
+def test_a_poster_place_reads_right_to_left_in_arabic(
+    browser: Any, live_server: str, posters: Posters
+) -> None:
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(f"{live_server}/T/{posters.station}?lang=ar")
+    rule = page.evaluate(
+        """() => { const s = getComputedStyle(document.querySelector('.where'));
+                   return [s.borderRightWidth, s.borderLeftWidth]; }"""
+    )
+    assert rule == ["4px", "0px"]  # the place's blue rule starts the line, on the right
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 320
     context.close()

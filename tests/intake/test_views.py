@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tests import factories
 from tests.intake.conftest import Posters, form_token, post_tip, receipt_in, text_of
+from tipline.intake.i18n import LANGUAGES
 from tipline.intake.models import LocationKind, Tip
 from tipline.intake.services import receipt_hash
 from tipline.locations.codes import check_symbol, display
@@ -132,7 +133,7 @@ def public_pages(
 ) -> dict[str, tuple[int, str, dict[str, str]]]:
     pages = {}
     for template in (*PUBLIC, "/no/such/page"):
-        for lang in ("en", "es", "fr"):
+        for lang in LANGUAGES:
             path = template.format(**vars(posters)) + f"?lang={lang}"
             response = client.get(path)
             pages[path] = (
@@ -198,7 +199,8 @@ def test_every_page_has_911_the_quick_exit_and_its_language(
 ) -> None:
     for path, (_status, html, headers) in public_pages(client, posters).items():
         lang = path.rsplit("=", 1)[1]
-        assert f'<html lang="{lang}">' in html, path
+        direction = "rtl" if lang == "ar" else "ltr"
+        assert f'<html lang="{lang}" dir="{direction}">' in html, path
         assert re.search(r'<a class="call" href="tel:911">[^<]*911</a>', html), path
         assert 'id="qx" href="https://www.weather.gov/"' in html, path
         assert headers["Cache-Control"] == "no-store", path
@@ -233,10 +235,12 @@ def test_placement_language_is_the_default_and_can_be_switched(
     pl = factories.placement(session, station=factories.station(session), lang="es")
     session.commit()
     html = client.get(f"/T/{pl.code}").get_data(as_text=True)
-    assert '<html lang="es">' in html and "Informe lo que vio" in html
+    assert '<html lang="es" dir="ltr">' in html and "Informe lo que vio" in html
     assert '<a href="?lang=fr" lang="fr" hreflang="fr">Français</a>' in html
-    assert '<html lang="fr">' in client.get(f"/T/{pl.code}?lang=fr").get_data(as_text=True)
-    assert '<html lang="es">' in client.get(f"/T/{pl.code}?lang=xx").get_data(as_text=True)
+    french = client.get(f"/T/{pl.code}?lang=fr").get_data(as_text=True)
+    assert '<html lang="fr" dir="ltr">' in french
+    unknown = client.get(f"/T/{pl.code}?lang=xx").get_data(as_text=True)
+    assert '<html lang="es" dir="ltr">' in unknown
 
 
 # --- sending --------------------------------------------------------------------------------
