@@ -28,6 +28,7 @@ from tipline.locations.regions import NATIONAL
 from tipline.locations.schedule import describe
 from tipline.locations.whereabouts import Whereabouts, whereabouts
 from tipline.locations.whereabouts import last_station_choices as choices_for
+from tipline.sealing import get_keyring
 
 MAX_DETAILS = 4000
 MAX_PEOPLE = 200
@@ -93,8 +94,11 @@ def receipt_code(secret: str, token: str) -> str:
 
 
 def receipt_hash(code: str) -> str:
-    """What is stored of a receipt code: the SHA-256 of its symbols, dashes and case ignored."""
-    return hashlib.sha256(code.replace("-", "").upper().encode()).hexdigest()
+    """What is stored of a receipt code: a keyed hash (the keyring's look-up key, never in the
+    database) of the SHA-256 of its symbols, dashes and case ignored. Without the key a stolen
+    database cannot test guesses offline."""
+    plain = hashlib.sha256(code.replace("-", "").replace(" ", "").upper().encode()).hexdigest()
+    return get_keyring().lookup_hash(plain)
 
 
 def _token_key(token: str) -> str:
