@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ KEYS_FILE = "data_keys"
 TEXT_PREFIX = "s1:"
 BYTES_PREFIX = b"S1"
 NONCE = 12
+RELOAD_SECONDS = 5.0
 
 
 class KeyringError(RuntimeError):
@@ -66,6 +68,8 @@ class Keyring:
     def __post_init__(self) -> None:
         if self.current not in self.keys:
             raise KeyringError(f"the current key {self.current} is not in the keyring")
+        self.checked = time.monotonic()
+        self.mtime = self.path.stat().st_mtime_ns if self.path and self.path.exists() else 0
         self._aead = {kid: AESGCM(key) for kid, key in self.keys.items()}
 
     # --- sealing --------------------------------------------------------------------------
@@ -236,6 +240,20 @@ _default: list[Keyring] = []
 _lock = threading.Lock()
 
 
+def _reloaded(app: Flask, ring: Keyring) -> Keyring:
+    assert ring.path is not None
+    ring.checked = time.monotonic()
+    try:
+        changed = ring.path.stat().st_mtime_ns != ring.mtime
+    except OSError:
+        return ring
+    if not changed:
+        return ring
+    fresh = Keyring.from_json(ring.path.read_text(), ring.path)
+    install(app, fresh)
+    return fresh
+
+
 def install(app: Flask, ring: Keyring) -> None:
     """Make `ring` the app's keyring (and the process default outside an app context)."""
     with _lock:
@@ -245,10 +263,14 @@ def install(app: Flask, ring: Keyring) -> None:
 
 
 def get_keyring(app: Flask | None = None) -> Keyring:
-    """The current app's keyring, else the last one installed in this process."""
+    """The current app's keyring, else the last one installed in this process. A keyring
+    read from a file is read again when the file changes (checked every RELOAD_SECONDS), so
+    every server seals with the new key soon after `tipline keys rotate`."""
     target = app if app is not None else (current_app if has_app_context() else None)
     if target is not None and EXTENSION in target.extensions:
         ring: Keyring = target.extensions[EXTENSION]
+        if ring.path is not None and time.monotonic() >= ring.checked + RELOAD_SECONDS:
+            ring = _reloaded(target._get_current_object(), ring)  # type: ignore[attr-defined]
         return ring
     if not _default:
         raise KeyringError("no keyring installed: create the app first")
