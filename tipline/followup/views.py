@@ -16,7 +16,6 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, request, url_for
 from flask_wtf import FlaskForm
-from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -65,8 +64,10 @@ def _followup_for(tip: Tip) -> dict[str, Any]:
 
 
 def allow_uploads() -> None:
-    """Let this request's body be as large as photos need (before anything parses it)."""
-    request.max_content_length = get_settings().max_upload_bytes
+    """Let this request's body be as large as photos need (before anything parses it); only
+    a multipart body can carry photos."""
+    if request.mimetype == "multipart/form-data":
+        request.max_content_length = get_settings().max_upload_bytes
 
 
 # --- the traveler ----------------------------------------------------------------------------
@@ -92,7 +93,7 @@ def add() -> Response:
     def adding(tip: Tip) -> Response:
         code = request.form["code"]
         text = clean(request.form.get("text", ""), multiline=True).strip()[: services.MAX_MESSAGE]
-        cleaned, refused = read_photos(request.files.getlist("photo"))
+        cleaned, refused = photo_rules.read_uploads(request.files.getlist("photo"))
         if not text and not cleaned:
             error = "err_photo" if refused else "fu_empty"
             return _tip_page(lang, tip, code, error=error, text=text, status=400)
@@ -101,17 +102,6 @@ def add() -> Response:
         return _tip_page(lang, tip, code, added=True, error="err_photo" if refused else None)
 
     return _with_tip(lang, adding)
-
-
-def read_photos(files: list[FileStorage]) -> tuple[list[photo_rules.Photo], int]:
-    """The cleaned photos among `files` (at most MAX_PHOTOS) and how many were refused."""
-    cleaned, refused = [], 0
-    for upload in [f for f in files if f and f.filename][: photo_rules.MAX_PHOTOS]:
-        try:
-            cleaned.append(photo_rules.clean_photo(upload.read(photo_rules.MAX_BYTES + 1)))
-        except photo_rules.NotAPhoto:
-            refused += 1
-    return cleaned, refused
 
 
 def _with_tip(lang: str, then: Callable[[Tip], Response]) -> Response:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+from werkzeug.datastructures import FileStorage
 
 try:  # HEIC (iPhone photos), when pillow-heif is installed
     from pillow_heif import register_heif_opener
@@ -65,6 +67,19 @@ def clean_photo(raw: bytes) -> Photo:
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt data
         raise NotAPhoto(f"unreadable image ({type(exc).__name__})") from None
     return _reencode(upright)
+
+
+def read_uploads(files: Sequence[FileStorage]) -> tuple[list[Photo], int]:
+    """The cleaned photos among the uploaded `files` (at most MAX_PHOTOS, empty file inputs
+    ignored) and how many were refused."""
+    cleaned: list[Photo] = []
+    refused = 0
+    for upload in [f for f in files if f and f.filename][:MAX_PHOTOS]:
+        try:
+            cleaned.append(clean_photo(upload.stream.read(MAX_BYTES + 1)))
+        except NotAPhoto:
+            refused += 1
+    return cleaned, refused
 
 
 def _reencode(image: Image.Image) -> Photo:

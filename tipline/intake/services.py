@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -79,6 +79,8 @@ class Receipt:
 
     code: str
     tip_id: int
+    # False when this token's tip was already stored (a resent form); not part of equality.
+    new: bool = field(default=True, compare=False)
 
 
 def receipt_code(secret: str, token: str) -> str:
@@ -250,7 +252,7 @@ def submit_tip(
         )
         if existing is None:
             raise TipNotStored("a unique value of this tip belongs to another tip")
-        return Receipt(code=code, tip_id=existing)
+        return Receipt(code=code, tip_id=existing, new=False)
     connection.execute(
         _INSERT_JURISDICTION, [{"tip_id": tip_id, "code": c} for c in location.jurisdictions]
     )

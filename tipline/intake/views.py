@@ -35,7 +35,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from tipline import background, security
 from tipline.config import get_settings
 from tipline.db import Database, db, utcnow
-from tipline.intake import tokens
+from tipline.followup.services import store_photos
+from tipline.intake import photos, tokens
 from tipline.intake.forms import TipForm, honeypot_filled
 from tipline.intake.i18n import LANGUAGES, catalog, choose
 from tipline.intake.limits import Admission, TipLimits, poster_bucket
@@ -140,6 +141,10 @@ def help_page() -> Response:
 @security.csrf.exempt
 def form(code: str | None) -> Response:
     """The form behind a poster (or without one); POST stores the tip."""
+    if request.method == "POST" and request.mimetype == "multipart/form-data":
+        # Photos (3 x 10 MB) come only multipart: set before anything reads the body. A plain
+        # form post, and every other route, keeps MAX_REQUEST_BYTES.
+        request.max_content_length = get_settings().max_upload_bytes
     place = Place.find(code)
     lang = _lang(place.poster)
     if request.method != "POST":
@@ -166,7 +171,11 @@ def _submit(place: Place, lang: str) -> Response:
     admission = _admit(place)
     if not admission.allowed:
         return _limited(place, lang, tip_form, token, signed, admission)
-    return _store(place, lang, tip_form, token, signed, in_burst=admission.burst)
+    # Decoded and re-encoded before the transaction: the write lock never waits for Pillow.
+    cleaned, refused = photos.read_uploads(request.files.getlist("photo"))
+    return _store(
+        place, lang, tip_form, token, signed, in_burst=admission.burst, attached=(cleaned, refused)
+    )
 
 
 def _admit(place: Place) -> Admission:
@@ -195,7 +204,14 @@ def _limited(
 
 
 def _store(
-    place: Place, lang: str, tip_form: TipForm, token: str, signed: str, *, in_burst: bool
+    place: Place,
+    lang: str,
+    tip_form: TipForm,
+    token: str,
+    signed: str,
+    *,
+    in_burst: bool,
+    attached: tuple[list[photos.Photo], int] = ([], 0),
 ) -> Response:
     now = utcnow()
     location = locate(
@@ -222,6 +238,8 @@ def _store(
             location=location,
             in_burst=in_burst,
         )
+        if receipt.new and attached[0]:
+            store_photos(db.session, receipt.tip_id, attached[0], now, None)
         db.session.commit()
     except (SQLAlchemyError, TipNotStored) as exc:
         db.session.rollback()
@@ -229,11 +247,12 @@ def _store(
         log.error("a tip could not be stored: %s", type(exc).__name__)
         tip_form.errors = {"form": ("err_server", {})}
         return _form_page(place, lang, tip_form, signed, 503)
-    return _thanks(lang, receipt.code)
+    # A photo that is not one never costs the tip: it is stored, and the page says so.
+    return _thanks(lang, receipt.code, photo_refused=bool(attached[1]))
 
 
-def _thanks(lang: str, receipt: str) -> Response:
-    return _page("intake/thanks.html", lang=lang, receipt=receipt)
+def _thanks(lang: str, receipt: str, *, photo_refused: bool = False) -> Response:
+    return _page("intake/thanks.html", lang=lang, receipt=receipt, photo_refused=photo_refused)
 
 
 def _form_page(place: Place, lang: str, tip_form: TipForm, token: str, status: int) -> Response:
