@@ -6,7 +6,8 @@ import io
 
 from PIL import Image
 
-from tests.triage.conftest import clock, login, staff  # noqa: F401  (fixtures)
+from tests.intake.conftest import posters  # noqa: F401  (fixtures)
+from tests.triage.conftest import clock, login, staff  # noqa: F401
 
 GPS_LATITUDE = (40.0, 44.0, 54.36)
 

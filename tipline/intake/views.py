@@ -54,6 +54,7 @@ from tipline.intake.services import (
 from tipline.intake.text import clean
 from tipline.limiter import get_limiter
 from tipline.locations.codes import display, normalize
+from tipline.resources import resource_dir
 
 log = logging.getLogger(__name__)
 bp = Blueprint("intake", __name__)
@@ -64,8 +65,12 @@ QUICK_EXIT_JS = (
     'document.getElementById("qx").onclick=function(){location.replace(this.href);return false}'
 )
 _SCRIPT_HASH = base64.b64encode(hashlib.sha256(QUICK_EXIT_JS.encode()).digest()).decode()
-# The site-wide policy plus exactly this one inline script, by hash: nothing else may run.
-PUBLIC_CSP = f"{security.CSP}; script-src 'sha256-{_SCRIPT_HASH}'"
+# The form's background sender (weak signal): the tip is kept only in the open page (never in
+# storage of any kind), sent with the form's own token, retried on `online` and with backoff.
+SEND_JS = (resource_dir("templates") / "intake" / "send.js").read_text().strip()
+_SEND_HASH = base64.b64encode(hashlib.sha256(SEND_JS.encode()).digest()).decode()
+# The site-wide policy plus exactly these inline scripts, by hash: nothing else may run.
+PUBLIC_CSP = f"{security.CSP}; script-src 'sha256-{_SCRIPT_HASH}' 'sha256-{_SEND_HASH}'"
 
 SCANS = "tipline.intake.scans"
 LIMITS = "tipline.intake.limits"
@@ -286,6 +291,7 @@ def _page(template: str, *, lang: str, status: int = 200, **context: Any) -> Res
         domain=urlsplit(get_settings().public_url).hostname or "",
         quick_exit_url=QUICK_EXIT_URL,
         quick_exit_js=Markup(QUICK_EXIT_JS),  # noqa: S704  (a constant of ours, hashed above)
+        send_js=Markup(SEND_JS),  # noqa: S704  (a file of ours, hashed above)
         **context,
     )
     response = current_app.make_response((html, status))
