@@ -23,8 +23,13 @@ from werkzeug.serving import make_server
 from tipline import create_app
 from tipline.db import Base, Database
 from tipline.migrate import upgrade
+from tipline.sealing import Keyring
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# One keyring for every app of the run, and for the servers tests start (they inherit the
+# environment): a tip stored by one app or a gunicorn worker opens in another.
+TEST_KEYRING = Keyring.generate().to_json()
+os.environ.setdefault("TIPLINE_DATA_KEY", TEST_KEYRING)
 PUBLIC_URL = "https://tips.example.org"
 
 

@@ -29,6 +29,8 @@ def environment(database_url: str, instance: Path, **settings: object) -> dict[s
         TIPLINE_INSTANCE_PATH=str(instance),
         TIPLINE_SECRET_KEY="test-secret-key-not-for-production",
         TIPLINE_PUBLIC_URL=PUBLIC_URL,
+        # The run's one keyring (conftest.TEST_KEYRING): the tests read what servers sealed.
+        TIPLINE_DATA_KEY=os.environ["TIPLINE_DATA_KEY"],
         PYTHONUNBUFFERED="1",
         # The checkout under test, not a copy an earlier `pip install .` left in the venv.
         PYTHONPATH=str(ROOT),

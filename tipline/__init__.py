@@ -25,6 +25,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
     )
     settings = load_config(app, config)
+    from pathlib import Path
+
+    from tipline import sealing
+    from tipline.sealing.keyring import load as load_keyring
+
+    # Before the database: every tip column of free text is sealed under this keyring.
+    sealing.install(app, load_keyring(settings.data_key, Path(app.instance_path)))
     db.init_app(app)
     app.extensions[LIMITER] = Limiter(settings.redis_url, prefix=settings.redis_prefix)
 
@@ -36,11 +43,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     locations.init_app(app)
 
     from tipline.accounts.views import bp as accounts_bp
+    from tipline.followup.views import bp as followup_bp
     from tipline.intake.views import bp as intake_bp
     from tipline.posters.views import bp as posters_bp
     from tipline.triage.views import bp as triage_bp
 
-    for blueprint in (intake_bp, accounts_bp, triage_bp, posters_bp):
+    for blueprint in (intake_bp, accounts_bp, triage_bp, posters_bp, followup_bp):
         app.register_blueprint(blueprint)
 
     from tipline import serving

@@ -106,9 +106,10 @@ def _register() -> None:
     from tipline.intake.cli import register as intake
     from tipline.locations.cli import register as locations
     from tipline.posters.cli import register as posters
+    from tipline.sealing.cli import register as sealing
     from tipline.triage.cli import register as triage
 
-    for register in (locations, intake, posters, triage, accounts):
+    for register in (locations, intake, posters, triage, accounts, sealing):
         register(main)
 
 

@@ -111,6 +111,12 @@ class Settings:
         "HMAC key sealing the audit log's hash chain; default derived from SECRET_KEY",
         secret=True,
     )
+    data_key: str | None = setting(
+        None,
+        "the keyring (JSON) sealing tip text and photos; default generated once into the "
+        "instance folder as `data_keys`",
+        secret=True,
+    )
     redis_url: str | None = setting(
         None, "shared limiter storage across workers and machines (`redis://host:6379/0`)"
     )
@@ -128,10 +134,22 @@ class Settings:
     proxy_hops: int = setting(
         0, "trusted reverse proxies in front of the app (ProxyFix)", minimum=0
     )
-    # The photo feature will raise this for the form POST only (3 photos of 10 MB); every other
-    # request keeps the small bound.
+    # The form and follow-up POSTs take MAX_UPLOAD_BYTES (photos); every other request keeps
+    # this small bound.
     max_request_bytes: int = setting(
         1_000_000, "largest request body accepted; larger gets a calm 413 page", minimum=16_384
+    )
+    max_upload_bytes: int = setting(
+        32_000_000,
+        "largest body of the form and follow-up POSTs (3 photos of 10 MB); others keep "
+        "MAX_REQUEST_BYTES",
+        minimum=16_384,
+    )
+    followup_limit_per_client: Rate = setting(
+        Rate(10, 600), "receipt codes a client may get wrong per window on /followup"
+    )
+    followup_limit_overall: Rate = setting(
+        Rate(300, 600), "wrong receipt codes from everyone per window before /followup pauses"
     )
     poster_cache_seconds: float = setting(
         30.0, "how long a worker caches a poster's lookup", minimum=0

@@ -10,6 +10,7 @@ from flask import Flask
 
 from tipline.config import get_settings
 from tipline.db import Database
+from tipline.sealing import get_keyring
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -21,6 +22,8 @@ def alembic_config(app: Flask) -> Config:
     cfg.attributes["engine"] = Database.engine(app)
     # Migrations that seal audit records need the key; it never goes into the database.
     cfg.attributes["audit_key"] = get_settings(app).audit_key
+    # Migrations that seal tip text need the data keys; they never go into the database.
+    cfg.attributes["keyring"] = get_keyring(app)
     return cfg
 
 

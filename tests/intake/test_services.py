@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import threading
 from datetime import UTC, date, datetime
@@ -27,6 +28,7 @@ from tipline.intake.services import (
     submit_tip,
 )
 from tipline.locations.services import find_placement
+from tipline.sealing import get_keyring
 
 SECRET = "test-secret"
 NY = ZoneInfo("America/New_York")
@@ -189,7 +191,10 @@ def test_receipt_is_derived_from_the_token_and_only_its_hash_is_stored(
     assert receipt.code != receipt_code(SECRET, "token-2")
     assert receipt.code != receipt_code("another-secret", "token-1")
     (tip,) = stored(session)
-    expected = hashlib.sha256(receipt.code.replace("-", "").encode()).hexdigest()
+    # Keyed: the SHA-256 of the symbols under the keyring's look-up key (never in the database).
+    plain = hashlib.sha256(receipt.code.replace("-", "").encode()).hexdigest()
+    expected = hmac.new(get_keyring().lookup, plain.encode(), hashlib.sha256).hexdigest()
+    assert tip.receipt_hash != plain
     assert tip.receipt_hash == expected == receipt_hash(receipt.code.lower())
     assert "token-1" not in (tip.submission_token, tip.receipt_hash)
     assert receipt.code.replace("-", "") not in tip.receipt_hash

@@ -20,6 +20,7 @@ from tests.intake.conftest import Posters, form_token, post_tip, receipt_in, tex
 from tipline.intake.i18n import LANGUAGES
 from tipline.intake.models import LocationKind, Tip
 from tipline.intake.services import receipt_hash
+from tipline.intake.views import QUICK_EXIT_JS, SEND_JS
 from tipline.locations.codes import check_symbol, display
 from tipline.locations.models import Placement, ScanCount
 
@@ -187,10 +188,17 @@ def test_pages_are_small_and_load_nothing_from_anywhere(
         # The one link allowed is the empty inline icon that stops the favicon request.
         assert parser.fetches == ["link rel=icon href=data:,"], path
         assert "url(" not in parser.style and "@import" not in parser.style, path
-        # The only script is the quick exit's, allowed by its hash and nothing else.
-        (script,) = parser.scripts
-        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-        assert f"script-src 'sha256-{digest}'" in headers["Content-Security-Policy"], path
+        # The quick exit's script (and on the form the background sender), each allowed by its
+        # hash and nothing else.
+        assert 1 <= len(parser.scripts) <= 2, path
+        (policy,) = [p for p in headers["Content-Security-Policy"].split(";") if "script-src" in p]
+        assert policy.split() == ["script-src"] + [
+            f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
+            for s in (QUICK_EXIT_JS, SEND_JS)
+        ]
+        for script in parser.scripts:
+            digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+            assert f"'sha256-{digest}'" in policy, path
         assert "default-src 'none'" in headers["Content-Security-Policy"]
 
 

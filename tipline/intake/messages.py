@@ -112,7 +112,7 @@ MESSAGES = (
     pgettext("receipt", "Your receipt code"),
     pgettext(
         "receipt_note",
-        "Write it down now: it is shown only once, and it is the only way to refer to this report later.",
+        "Write it down now. With this code you can check on this report, read our replies and add information. We keep only a scrambled form of it, so we cannot look it up for you if it is lost.",
     ),
     pgettext("in_danger", "If someone is in danger right now, call 911."),
     pgettext("report_more", "Report something else"),
@@ -136,5 +136,48 @@ MESSAGES = (
     pgettext(
         "too_large_text",
         "Your report was not sent: it was larger than this service accepts. Please go back, shorten it, and send it again. If someone is in danger right now, do not wait: call 911.",
+    ),
+    pgettext("followup_link", "Check on a report you sent"),
+    pgettext("fu_title", "Check on your report"),
+    pgettext("fu_intro", "Type the receipt code you were shown after sending your report."),
+    pgettext("fu_code", "Receipt code"),
+    pgettext("fu_look", "Show my report"),
+    pgettext("fu_not_found", "No report has this code. Check each character and try again."),
+    pgettext("fu_limited", "Too many tries. Please wait a few minutes, then try again."),
+    pgettext("fu_status", "Where your report is"),
+    pgettext("fu_status_received", "Received. It has arrived and is waiting to be read."),
+    pgettext("fu_status_looking", "Being looked at. Someone is working on your report."),
+    pgettext(
+        "fu_status_closed",
+        "Closed. The team has finished with this report. You can still add information.",
+    ),
+    pgettext("fu_messages", "Messages"),
+    pgettext("fu_none", "No messages yet."),
+    pgettext("fu_from_staff", "From the team"),
+    pgettext("fu_from_you", "You added"),
+    pgettext("fu_add", "Add information"),
+    pgettext("fu_send", "Send"),
+    pgettext("fu_added", "Thank you. We added this to your report."),
+    pgettext("fu_empty", "Write something or choose a photo."),
+    pgettext(
+        "fu_nothing_kept",
+        "Nothing about this visit is kept on this phone. Close the page when you are done.",
+    ),
+    pgettext("photo", "Photo (optional)"),
+    pgettext(
+        "photo_hint", "Up to 3 photos, 10 MB each. We remove location and camera details from them."
+    ),
+    pgettext(
+        "err_photo",
+        "A photo could not be used: it may not be a photo, or it is larger than 10 MB. Everything else you wrote is kept below; you can choose another photo.",
+    ),
+    pgettext(
+        "offline_wait",
+        "No signal right now. Your report is kept only on this page: keep it open and it will be sent when the signal returns.",
+    ),
+    pgettext("offline_sending", "Sending…"),
+    pgettext(
+        "photo_refused",
+        "Your report was sent. A photo could not be used (it may not be a photo, or it is larger than 10 MB): with your receipt code you can add another one.",
     ),
 )

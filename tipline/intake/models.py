@@ -6,11 +6,12 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.db import Base, intpk
 from tipline.locations.models import Placement
+from tipline.sealing import Sealed
 
 
 class Priority(enum.IntEnum):
@@ -105,7 +106,7 @@ class Tip(Base):
     __tablename__ = "tip"
     __table_args__ = (
         CheckConstraint("priority BETWEEN 1 AND 4", name="priority_range"),
-        CheckConstraint("length(details) <= 4000", name="details_length"),
+        # No length check on details: it is sealed (services.check_answers bounds the text).
         # --- handling (triage): the queue walks this index in order, open tips first.
         Index("ix_tip_queue", "is_closed", "priority", "received_at", "id"),
         Index("ix_tip_status_queue", "status", "priority", "received_at", "id"),
@@ -139,7 +140,7 @@ class Tip(Base):
     placement_code: Mapped[str | None] = mapped_column(String(16), index=True)
     spot: Mapped[str | None] = mapped_column(String(200))
     location_kind: Mapped[LocationKind] = mapped_column(String(16), default=LocationKind.UNKNOWN)
-    typed_place: Mapped[str | None] = mapped_column(String(300))  # unknown codes: as typed
+    typed_place: Mapped[str | None] = mapped_column(Sealed("tip.typed_place"))  # as typed
     station_code: Mapped[str | None] = mapped_column(String(64))
     station_name: Mapped[str | None] = mapped_column(String(255))
     state: Mapped[str | None] = mapped_column(String(8))
@@ -162,17 +163,17 @@ class Tip(Base):
     traveler_last_stop_code: Mapped[str | None] = mapped_column(String(64))
     traveler_last_stop_name: Mapped[str | None] = mapped_column(String(255))
 
-    # --- what the traveler told us
+    # --- what the traveler told us: the free text is sealed at rest (tipline.sealing)
     indicators: Mapped[list[str]] = mapped_column(JSON, default=list)
     happening_now: Mapped[bool] = mapped_column(default=False)
-    when_text: Mapped[str | None] = mapped_column(String(200))
-    where_text: Mapped[str | None] = mapped_column(String(300))
+    when_text: Mapped[str | None] = mapped_column(Sealed("tip.when_text"))
+    where_text: Mapped[str | None] = mapped_column(Sealed("tip.where_text"))
     car: Mapped[str | None] = mapped_column(String(32))
-    direction: Mapped[str | None] = mapped_column(String(200))
+    direction: Mapped[str | None] = mapped_column(Sealed("tip.direction"))
     people_count: Mapped[int | None]
-    descriptions: Mapped[str | None] = mapped_column(Text)
-    details: Mapped[str] = mapped_column(Text, default="")
-    contact: Mapped[str | None] = mapped_column(String(300))
+    descriptions: Mapped[str | None] = mapped_column(Sealed("tip.descriptions"))
+    details: Mapped[str] = mapped_column(Sealed("tip.details"), default="")
+    contact: Mapped[str | None] = mapped_column(Sealed("tip.contact"))
     consent_forward: Mapped[bool] = mapped_column(default=False)
     # Sent while its poster was over its burst threshold (TIP_LIMIT_PER_PLACEMENT): still
     # stored, flagged so staff see a flood's tips together.

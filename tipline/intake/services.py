@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -28,6 +28,7 @@ from tipline.locations.regions import NATIONAL
 from tipline.locations.schedule import describe
 from tipline.locations.whereabouts import Whereabouts, whereabouts
 from tipline.locations.whereabouts import last_station_choices as choices_for
+from tipline.sealing import get_keyring
 
 MAX_DETAILS = 4000
 MAX_PEOPLE = 200
@@ -78,6 +79,8 @@ class Receipt:
 
     code: str
     tip_id: int
+    # False when this token's tip was already stored (a resent form); not part of equality.
+    new: bool = field(default=True, compare=False)
 
 
 def receipt_code(secret: str, token: str) -> str:
@@ -93,8 +96,11 @@ def receipt_code(secret: str, token: str) -> str:
 
 
 def receipt_hash(code: str) -> str:
-    """What is stored of a receipt code: the SHA-256 of its symbols, dashes and case ignored."""
-    return hashlib.sha256(code.replace("-", "").upper().encode()).hexdigest()
+    """What is stored of a receipt code: a keyed hash (the keyring's look-up key, never in the
+    database) of the SHA-256 of its symbols, dashes and case ignored. Without the key a stolen
+    database cannot test guesses offline."""
+    plain = hashlib.sha256(code.replace("-", "").replace(" ", "").upper().encode()).hexdigest()
+    return get_keyring().lookup_hash(plain)
 
 
 def _token_key(token: str) -> str:
@@ -246,7 +252,7 @@ def submit_tip(
         )
         if existing is None:
             raise TipNotStored("a unique value of this tip belongs to another tip")
-        return Receipt(code=code, tip_id=existing)
+        return Receipt(code=code, tip_id=existing, new=False)
     connection.execute(
         _INSERT_JURISDICTION, [{"tip_id": tip_id, "code": c} for c in location.jurisdictions]
     )

@@ -35,7 +35,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from tipline import background, security
 from tipline.config import get_settings
 from tipline.db import Database, db, utcnow
-from tipline.intake import tokens
+from tipline.followup.services import store_photos
+from tipline.intake import photos, tokens
 from tipline.intake.forms import TipForm, honeypot_filled
 from tipline.intake.i18n import LANGUAGES, catalog, choose
 from tipline.intake.limits import Admission, TipLimits, poster_bucket
@@ -53,6 +54,7 @@ from tipline.intake.services import (
 from tipline.intake.text import clean
 from tipline.limiter import get_limiter
 from tipline.locations.codes import display, normalize
+from tipline.resources import resource_dir
 
 log = logging.getLogger(__name__)
 bp = Blueprint("intake", __name__)
@@ -63,8 +65,16 @@ QUICK_EXIT_JS = (
     'document.getElementById("qx").onclick=function(){location.replace(this.href);return false}'
 )
 _SCRIPT_HASH = base64.b64encode(hashlib.sha256(QUICK_EXIT_JS.encode()).digest()).decode()
-# The site-wide policy plus exactly this one inline script, by hash: nothing else may run.
-PUBLIC_CSP = f"{security.CSP}; script-src 'sha256-{_SCRIPT_HASH}'"
+# The form's background sender (weak signal): the tip is kept only in the open page (never in
+# storage of any kind), sent with the form's own token, retried on `online` and with backoff.
+SEND_JS = (resource_dir("templates") / "intake" / "send.js").read_text().strip()
+_SEND_HASH = base64.b64encode(hashlib.sha256(SEND_JS.encode()).digest()).decode()
+# The site-wide policy plus exactly these inline scripts, by hash: nothing else may run.
+# connect-src 'self': the sender posts the form to its own origin, nowhere else.
+PUBLIC_CSP = (
+    f"{security.CSP}; script-src 'sha256-{_SCRIPT_HASH}' 'sha256-{_SEND_HASH}'; "
+    "connect-src 'self'"
+)
 
 SCANS = "tipline.intake.scans"
 LIMITS = "tipline.intake.limits"
@@ -140,6 +150,10 @@ def help_page() -> Response:
 @security.csrf.exempt
 def form(code: str | None) -> Response:
     """The form behind a poster (or without one); POST stores the tip."""
+    if request.method == "POST" and request.mimetype == "multipart/form-data":
+        # Photos (3 x 10 MB) come only multipart: set before anything reads the body. A plain
+        # form post, and every other route, keeps MAX_REQUEST_BYTES.
+        request.max_content_length = get_settings().max_upload_bytes
     place = Place.find(code)
     lang = _lang(place.poster)
     if request.method != "POST":
@@ -166,7 +180,11 @@ def _submit(place: Place, lang: str) -> Response:
     admission = _admit(place)
     if not admission.allowed:
         return _limited(place, lang, tip_form, token, signed, admission)
-    return _store(place, lang, tip_form, token, signed, in_burst=admission.burst)
+    # Decoded and re-encoded before the transaction: the write lock never waits for Pillow.
+    cleaned, refused = photos.read_uploads(request.files.getlist("photo"))
+    return _store(
+        place, lang, tip_form, token, signed, in_burst=admission.burst, attached=(cleaned, refused)
+    )
 
 
 def _admit(place: Place) -> Admission:
@@ -195,7 +213,14 @@ def _limited(
 
 
 def _store(
-    place: Place, lang: str, tip_form: TipForm, token: str, signed: str, *, in_burst: bool
+    place: Place,
+    lang: str,
+    tip_form: TipForm,
+    token: str,
+    signed: str,
+    *,
+    in_burst: bool,
+    attached: tuple[list[photos.Photo], int] = ([], 0),
 ) -> Response:
     now = utcnow()
     location = locate(
@@ -222,6 +247,8 @@ def _store(
             location=location,
             in_burst=in_burst,
         )
+        if receipt.new and attached[0]:
+            store_photos(db.session, receipt.tip_id, attached[0], now, None)
         db.session.commit()
     except (SQLAlchemyError, TipNotStored) as exc:
         db.session.rollback()
@@ -229,11 +256,12 @@ def _store(
         log.error("a tip could not be stored: %s", type(exc).__name__)
         tip_form.errors = {"form": ("err_server", {})}
         return _form_page(place, lang, tip_form, signed, 503)
-    return _thanks(lang, receipt.code)
+    # A photo that is not one never costs the tip: it is stored, and the page says so.
+    return _thanks(lang, receipt.code, photo_refused=bool(attached[1]))
 
 
-def _thanks(lang: str, receipt: str) -> Response:
-    return _page("intake/thanks.html", lang=lang, receipt=receipt)
+def _thanks(lang: str, receipt: str, *, photo_refused: bool = False) -> Response:
+    return _page("intake/thanks.html", lang=lang, receipt=receipt, photo_refused=photo_refused)
 
 
 def _form_page(place: Place, lang: str, tip_form: TipForm, token: str, status: int) -> Response:
@@ -267,6 +295,7 @@ def _page(template: str, *, lang: str, status: int = 200, **context: Any) -> Res
         domain=urlsplit(get_settings().public_url).hostname or "",
         quick_exit_url=QUICK_EXIT_URL,
         quick_exit_js=Markup(QUICK_EXIT_JS),  # noqa: S704  (a constant of ours, hashed above)
+        send_js=Markup(SEND_JS),  # noqa: S704  (a file of ours, hashed above)
         **context,
     )
     response = current_app.make_response((html, status))

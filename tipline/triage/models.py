@@ -49,6 +49,10 @@ class EventKind(enum.StrEnum):
     # an announcement could not be delivered at all.
     ESCALATED = "escalated"
     ALERT_FAILED = "alert_failed"
+    # The anonymous follow-up (tipline.followup): a reply the traveler reads, and the
+    # traveler's own addition (no actor; the text is sealed in tip_message, never here).
+    REPLIED = "replied"
+    TRAVELER_ADDED = "traveler_added"
 
 
 class TipEvent(Base):

@@ -199,8 +199,19 @@ def _narrowed(query: Select[Any], keys: _Keys, user: User, f: QueueFilter) -> Se
     if f.mine:
         query = query.where(Tip.assignee_id == user.id)
     if f.text:
-        query = query.where(Tip.details.icontains(f.text, autoescape=True))
+        query = query.where(Tip.id.in_(tips_with_text(f.text)))
     return query
+
+
+def tips_with_text(text: str) -> list[int]:
+    """Ids of tips whose details contain `text` (any case). Details are sealed at rest
+    (tipline.sealing), so SQL cannot search them: each is opened and searched here, one pass
+    over every tip's details per search."""
+    from tipline.db import db
+
+    wanted = text.casefold()
+    rows = db.session.execute(select(Tip.id, Tip.details))
+    return [tip_id for tip_id, details in rows if wanted in (details or "").casefold()]
 
 
 def _day_start(day: date) -> datetime:

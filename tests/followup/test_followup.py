@@ -1,0 +1,184 @@
+"""The anonymous follow-up through the app: receipt code in, status and replies out, more
+information and photos in; staff replies; guessing limited; nothing left in the browser."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.conftest import csrf_token
+from tests.followup.conftest import phone_jpeg
+from tests.intake.conftest import Posters, form_token, receipt_in
+from tests.triage.conftest import audit_events, reread
+from tipline.config import Rate, update_settings
+from tipline.followup.models import TipMessage, TipPhoto
+from tipline.intake.models import Tip, TipStatus
+from tipline.triage.models import EventKind, TipEvent
+
+
+def send_tip(client: FlaskClient, path: str, **fields: object) -> str:
+    token = form_token(client.get(path).get_data(as_text=True))
+    response = client.post(path, data={"token": token, "details": "A man holds her ticket."})
+    assert response.status_code == 200
+    return receipt_in(response.get_data(as_text=True))
+
+
+def test_round_trip_reply_addition_photo_and_queue(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    posters: Posters,
+    login: Callable[[str], FlaskClient],
+) -> None:
+    code = send_tip(client, f"/T/{posters.station}")
+    tip = session.scalars(select(Tip)).one()
+    # The thank-you page and the form both lead here; the page sets no cookie.
+    page = client.post("/followup", data={"code": code.lower().replace("-", " ")})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Received." in html and "No messages yet." in html
+    assert page.headers["Cache-Control"] == "no-store" and "Set-Cookie" not in page.headers
+    # Staff reply from the tip page, apart from the internal note.
+    desk = login("ny_triager")
+    tip_page = desk.get(f"/staff/tips/{tip.id}").get_data(as_text=True)
+    assert "Reply to the traveler" in tip_page and "Internal note" in tip_page
+    sent = desk.post(
+        f"/staff/tips/{tip.id}/reply",
+        data={"reply-csrf_token": csrf_token(tip_page), "reply-text": "Which car were they in?"},
+    )
+    assert sent.status_code == 302
+    html = client.post("/followup", data={"code": code}).get_data(as_text=True)
+    assert "Which car were they in?" in html and "From the team" in html
+    # The traveler answers with a photo; a closed tip would reopen.
+    reread(session)
+    tip = session.get(Tip, tip.id)
+    assert tip is not None
+    tip.status, tip.is_closed = TipStatus.CLOSED, True
+    session.commit()
+    added = client.post(
+        "/followup/add",
+        data={
+            "code": code,
+            "text": "Car 3, near the back.",
+            "photo": (io.BytesIO(phone_jpeg()), "IMG_0001.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
+    html = added.get_data(as_text=True)
+    assert added.status_code == 200 and "We added this to your report." in html
+    assert "Car 3, near the back." in html
+    reread(session)
+    assert session.get(Tip, tip.id).status == TipStatus.INVESTIGATING  # type: ignore[union-attr]
+    kinds = [e.kind for e in session.scalars(select(TipEvent).where(TipEvent.tip_id == tip.id))]
+    assert EventKind.REPLIED in kinds and EventKind.TRAVELER_ADDED in kinds
+    assert len(audit_events(session, "tip.reply")) == 1
+    (addition,) = audit_events(session, "tip.traveler_added")
+    assert "Car 3" not in str(addition.detail)
+    bodies = [m.body for m in session.scalars(select(TipMessage).order_by(TipMessage.id))]
+    assert bodies == ["Which car were they in?", "Car 3, near the back."]
+    # Staff see both, and the photo (audited, scoped, no-store).
+    tip_page = desk.get(f"/staff/tips/{tip.id}").get_data(as_text=True)
+    assert "Car 3, near the back." in tip_page and "Traveler added" in tip_page
+    photo = session.scalars(select(TipPhoto)).one()
+    shown = desk.get(f"/staff/tips/{tip.id}/photos/{photo.id}")
+    assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
+    assert Image.open(io.BytesIO(shown.data)).getexif() == {}
+    assert len(audit_events(session, "tip.photo_view")) == 1
+    other = login("nj_triager")
+    assert other.get(f"/staff/tips/{tip.id}/photos/{photo.id}").status_code == 404
+
+
+def test_wrong_codes_are_limited_per_client_and_overall(
+    app: Flask, client: FlaskClient, session: Session, posters: Posters
+) -> None:
+    code = send_tip(client, f"/T/{posters.station}")
+    update_settings(
+        app, FOLLOWUP_LIMIT_PER_CLIENT=Rate(3, 600), FOLLOWUP_LIMIT_OVERALL=Rate(5, 600)
+    )
+    for _ in range(3):
+        assert client.post("/followup", data={"code": "AAAA-AAAA-AAAA-AAAA"}).status_code == 404
+    refused = client.post("/followup", data={"code": code})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    # Another client is not held back by this one, until the overall count is full.
+    other = {"REMOTE_ADDR": "192.0.2.9"}
+    assert client.post("/followup", data={"code": code}, environ_base=other).status_code == 200
+    for _ in range(2):  # misses 4 and 5 from everyone: the overall count is full
+        client.post("/followup", data={"code": "BBBB-BBBB-BBBB-BBBB"}, environ_base=other)
+    third = {"REMOTE_ADDR": "192.0.2.10"}
+    assert client.post("/followup", data={"code": code}, environ_base=third).status_code == 429
+
+
+def test_a_file_that_is_not_a_photo_keeps_the_tip(
+    client: FlaskClient, session: Session, posters: Posters
+) -> None:
+    path = f"/T/{posters.station}"
+    token = form_token(client.get(path).get_data(as_text=True))
+    response = client.post(
+        path,
+        data={
+            "token": token,
+            "details": "Typed words survive.",
+            "photo": (io.BytesIO(b"%PDF-1.4 not a photo"), "scan.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "A photo could not be used" in html
+    receipt_in(html)
+    assert session.scalars(select(Tip)).one().details == "Typed words survive."
+    assert session.scalars(select(TipPhoto)).all() == []
+    # A resent form (same token) stores neither a second tip nor a second photo.
+    again = client.post(
+        path,
+        data={"token": token, "details": "x", "photo": (io.BytesIO(phone_jpeg()), "a.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert receipt_in(again.get_data(as_text=True)) == receipt_in(html)
+    assert session.scalars(select(TipPhoto)).all() == []
+
+
+def test_a_phone_photo_loses_every_piece_of_metadata(
+    client: FlaskClient, session: Session, posters: Posters
+) -> None:
+    raw = phone_jpeg((4032, 3024))
+    original = Image.open(io.BytesIO(raw))
+    assert original.getexif().get_ifd(0x8825), "the fixture carries GPS"
+    path = f"/T/{posters.station}"
+    token = form_token(client.get(path).get_data(as_text=True))
+    response = client.post(
+        path,
+        data={"token": token, "details": "x", "photo": (io.BytesIO(raw), "IMG.jpg")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    stored = session.scalars(select(TipPhoto)).one()
+    cleaned = Image.open(io.BytesIO(stored.data))
+    assert max(cleaned.size) == 2048 and (stored.width, stored.height) == cleaned.size
+    assert cleaned.getexif() == {} and "exif" not in cleaned.info and "comment" not in cleaned.info
+    for secret in (b"Exif\x00\x00", b"PhoneMakerCo", b"Model-Secret-9", b"MyHomeStreet", b"XMP"):
+        assert secret not in stored.data
+
+
+def test_a_decompression_bomb_is_refused() -> None:
+    import pytest
+
+    from tipline.intake.photos import NotAPhoto, clean_photo
+
+    bomb = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(bomb, "PNG")
+    assert len(bomb.getvalue()) < 200_000
+    with pytest.raises(NotAPhoto):
+        clean_photo(bomb.getvalue())
+
+
+def test_a_photo_on_a_plain_route_is_still_limited(client: FlaskClient) -> None:
+    big = io.BytesIO(b"x" * 2_000_000)
+    response = client.post(
+        "/go", data={"photo": (big, "a.jpg")}, content_type="multipart/form-data"
+    )
+    assert response.status_code in (405, 413)

@@ -1,0 +1,193 @@
+"""Sealed at rest: no marker text and no photo bytes in the raw database (SQLite file and WAL,
+or a PostgreSQL dump), while staff pages, both exports and the CLI show the plain text; and a
+key rotation round-trips."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from tests import factories
+from tests.conftest import make_test_app, wipe
+from tests.followup.conftest import phone_jpeg
+from tipline.cli import main
+from tipline.db import Database, session_scope, utcnow
+from tipline.followup import services
+from tipline.followup.models import TipPhoto
+from tipline.intake.models import Tip
+from tipline.intake.photos import clean_photo
+from tipline.sealing import Keyring, get_keyring
+
+MARK = "zqxv"
+SEALED_FIELDS = (
+    "typed_place",
+    "when_text",
+    "where_text",
+    "direction",
+    "descriptions",
+    "details",
+    "contact",
+)
+
+
+def marked_tip(session: Session) -> tuple[Tip, bytes]:
+    """A tip with a marker in every sealed field, a photo, an addition and a staff reply."""
+    tip = factories.tip(session, **{name: f"{MARK}-{name}" for name in SEALED_FIELDS})
+    photo = clean_photo(phone_jpeg())
+    services.store_photos(session, tip.id, [photo], utcnow(), None)
+    services.add_from_traveler(session, tip, text=f"{MARK}-added", cleaned=[], now=utcnow())
+    session.commit()
+    return tip, photo.data
+
+
+def raw_database(app: Flask) -> bytes:
+    """Every byte the database keeps: the SQLite file and its WAL, or a PostgreSQL dump."""
+    url = make_url(str(Database.engine(app).url))
+    if url.get_backend_name() == "sqlite":
+        path = Path(str(url.database))
+        wal = path.with_name(path.name + "-wal")
+        assert path.stat().st_size > 0
+        return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    pg_dump = shutil.which("pg_dump")
+    assert pg_dump, "pg_dump is needed to read what PostgreSQL stores"
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    dumped = subprocess.run([pg_dump, "--data-only", dsn], capture_output=True, timeout=120)
+    if dumped.returncode == 0:
+        return dumped.stdout
+    # A pg_dump older than the server refuses to run: read every table as COPY writes it.
+    out = b""
+    with Database.engine(app).connect() as conn:
+        tables = conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        ).scalars()
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cur:
+            for table in tables:
+                with cur.copy(f"COPY {table} TO STDOUT") as copy:  # type: ignore[attr-defined]
+                    for block in copy:
+                        out += bytes(block)
+    return out
+
+
+def assert_nothing_plain(app: Flask, photo: bytes) -> None:
+    with Database.engine(app).connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    raw = raw_database(app)
+    assert len(raw) > 10_000
+    assert MARK.encode() not in raw
+    assert MARK.encode("utf-16-le") not in raw
+    for start in range(200, len(photo) - 64, len(photo) // 7):
+        assert photo[start : start + 48] not in raw, "photo bytes stored in the clear"
+
+
+def test_no_marker_and_no_photo_in_the_raw_database(
+    app: Flask, session: Session, login: Callable[[str], FlaskClient]
+) -> None:
+    tip, photo = marked_tip(session)
+    client = login("ny_triager")
+    page = client.get(f"/staff/tips/{tip.id}").get_data(as_text=True)
+    status, _ = _reply(client, tip.id, f"{MARK}-reply")
+    assert status == 302
+    session.commit()
+    assert_nothing_plain(app, photo)
+    # ...and yet staff read every word, in the page and both exports, and see the photo.
+    page = client.get(f"/staff/tips/{tip.id}").get_data(as_text=True)
+    for name in SEALED_FIELDS:
+        assert f"{MARK}-{name}" in page, name
+    assert f"{MARK}-added" in page and f"{MARK}-reply" in page
+    (photo_id,) = session.scalars(
+        text("SELECT id FROM tip_photo WHERE tip_id = :t").bindparams(t=tip.id)
+    )
+    shown = client.get(f"/staff/tips/{tip.id}/photos/{photo_id}")
+    assert shown.status_code == 200 and shown.data == photo
+    assert shown.headers["Cache-Control"] == "no-store"
+    exported = client.get("/staff/export.json").get_data(as_text=True)
+    cli = app.test_cli_runner().invoke(main, ["tips", "export"])
+    assert cli.exit_code == 0, cli.output
+    for name in ("details", "contact", "descriptions", "where_text", "when_text"):
+        assert f"{MARK}-{name}" in exported, name
+        assert f"{MARK}-{name}" in cli.output, name
+    # The database holds the sealed form, naming its key.
+    with Database.engine(app).connect() as conn:
+        stored = conn.execute(text("SELECT details FROM tip WHERE id = :i"), {"i": tip.id})
+        assert stored.scalar_one().startswith(f"s1:{get_keyring(app).current}:")
+
+
+def _reply(client: FlaskClient, tip_id: int, words: str) -> tuple[int, str]:
+    from tests.conftest import csrf_token
+
+    page = client.get(f"/staff/tips/{tip_id}").get_data(as_text=True)
+    response = client.post(
+        f"/staff/tips/{tip_id}/reply",
+        data={"reply-csrf_token": csrf_token(page), "reply-text": words},
+    )
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_a_value_moved_to_another_column_does_not_open(app: Flask) -> None:
+    ring = get_keyring(app)
+    sealed = ring.seal_text("hello", "tip.details")
+    assert ring.open_text(sealed, "tip.details") == "hello"
+    with pytest.raises(ValueError, match="does not open"):
+        ring.open_text(sealed, "tip.contact")
+
+
+def test_rotate_reseals_everything_and_retire_drops_the_old_key(
+    _migrated: str, tmp_path: Path
+) -> None:
+    # A keyring of the instance folder (not TIPLINE_DATA_KEY): generated once, mode 600.
+    app = make_test_app(_migrated, tmp_path / "instance", DATA_KEY="")
+    try:
+        keys_file = tmp_path / "instance" / "data_keys"
+        assert keys_file.stat().st_mode & 0o777 == 0o600
+        old = get_keyring(app).current
+        with app.app_context(), session_scope(app) as session:
+            tip, photo = marked_tip(session)
+            tip_id = tip.id
+        runner = app.test_cli_runner()
+        rotated = runner.invoke(main, ["keys", "rotate", "--batch", "2"])
+        assert rotated.exit_code == 0, rotated.output
+        new = get_keyring(app).current
+        assert new != old and "every stored value is under the current key" in rotated.output
+        assert json.loads(keys_file.read_text())["current"] == new
+        with Database.engine(app).connect() as conn:
+            for row in conn.execute(text("SELECT details, contact FROM tip")):
+                assert all(v.startswith(f"s1:{new}:") for v in row)
+            (blob,) = conn.execute(text("SELECT data FROM tip_photo")).one()
+            assert Keyring.key_of(bytes(blob)) == new
+        retired = runner.invoke(main, ["keys", "retire", old])
+        assert retired.exit_code == 0, retired.output
+        assert old not in json.loads(keys_file.read_text())["keys"].__repr__()
+        # A fresh process reads with the file alone: everything still opens.
+        again = Keyring.from_json(keys_file.read_text(), keys_file)
+        assert old not in again.keys
+        with app.app_context(), session_scope(app) as session:
+            assert session.get(Tip, tip_id).details == f"{MARK}-details"  # type: ignore[union-attr]
+            assert session.query(TipPhoto).one().data == photo
+        listed = runner.invoke(main, ["keys", "list"])
+        assert f"* {new}" in listed.output and old not in listed.output
+        assert_nothing_plain(app, photo)
+        # Retiring the current key is refused.
+        refused = runner.invoke(main, ["keys", "retire", new])
+        assert refused.exit_code != 0
+    finally:
+        wipe(app)
+        Database.engine(app).dispose()
+
+
+def test_the_environment_keyring_is_used_as_given(app: Flask) -> None:
+    assert get_keyring(app).path is None
+    assert get_keyring(app).to_json() == Keyring.from_json(os.environ["TIPLINE_DATA_KEY"]).to_json()

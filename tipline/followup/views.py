@@ -1,0 +1,227 @@
+"""/followup for the traveler (receipt code in, status and replies out, more information in)
+and the staff side: replying from the tip page and seeing photos.
+
+Nothing is left in the traveler's browser: no cookie, every answer `no-store`, and the code
+travels only in POST bodies (never in a URL, so never in history or a log). Wrong codes are
+counted per client and overall on the shared limiter; while either count is full, /followup
+answers "wait" without looking anything up.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, request, url_for
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from tipline import security
+from tipline.accounts import audit
+from tipline.accounts.auth import clock, current_user, staff_required
+from tipline.accounts.models import Role, User
+from tipline.config import get_settings
+from tipline.db import db, utcnow
+from tipline.followup import services
+from tipline.followup.models import TipPhoto
+from tipline.intake import photos as photo_rules
+from tipline.intake.models import Tip
+from tipline.intake.text import clean
+from tipline.intake.views import _lang, _page
+from tipline.limiter import Limiter, LimiterUnavailable, get_limiter
+from tipline.triage.services import NotAllowed, TipNotFound, get_tip_for
+
+log = logging.getLogger(__name__)
+bp = Blueprint("followup", __name__)
+
+
+class ReplyForm(FlaskForm):
+    """Staff's reply to the traveler (shown to them: not an internal note)."""
+
+    text = TextAreaField(
+        "Reply to the traveler",
+        validators=[DataRequired(), Length(max=services.MAX_MESSAGE)],
+    )
+
+
+@bp.record_once
+def _setup(state: Any) -> None:
+    app: Flask = state.app
+    app.add_template_global(_followup_for, "followup_for")
+
+
+def _followup_for(tip: Tip) -> dict[str, Any]:
+    """What the staff tip page's include shows: the conversation, photos, the reply form."""
+    return {
+        "messages": services.conversation(db.session, tip),
+        "photos": services.photos(db.session, tip),
+        "form": ReplyForm(prefix="reply"),
+    }
+
+
+def allow_uploads() -> None:
+    """Let this request's body be as large as photos need (before anything parses it); only
+    a multipart body can carry photos."""
+    if request.mimetype == "multipart/form-data":
+        request.max_content_length = get_settings().max_upload_bytes
+
+
+# --- the traveler ----------------------------------------------------------------------------
+
+
+@bp.route("/followup", methods=["GET", "POST"])
+@security.csrf.exempt
+def followup() -> Response:
+    """Type the receipt code; see the status, the replies, and a form to add more."""
+    lang = _lang()
+    if request.method == "GET":
+        return _page("followup/code.html", lang=lang)
+    return _with_tip(lang, lambda tip: _tip_page(lang, tip, request.form["code"]))
+
+
+@bp.post("/followup/add")
+@security.csrf.exempt
+def add() -> Response:
+    """Add information (and photos) to the report whose code comes with it."""
+    allow_uploads()
+    lang = _lang()
+
+    def adding(tip: Tip) -> Response:
+        code = request.form["code"]
+        text = clean(request.form.get("text", ""), multiline=True).strip()[: services.MAX_MESSAGE]
+        cleaned, refused = photo_rules.read_uploads(request.files.getlist("photo"))
+        if not text and not cleaned:
+            error = "err_photo" if refused else "fu_empty"
+            return _tip_page(lang, tip, code, error=error, text=text, status=400)
+        services.add_from_traveler(db.session, tip, text=text, cleaned=cleaned, now=utcnow())
+        db.session.commit()
+        return _tip_page(lang, tip, code, added=True, error="err_photo" if refused else None)
+
+    return _with_tip(lang, adding)
+
+
+def _with_tip(lang: str, then: Callable[[Tip], Response]) -> Response:
+    limiter = get_limiter()
+    settings = get_settings()
+    client = limiter.fingerprint(request.remote_addr) if request.remote_addr else "none"
+    keys = (
+        (settings.followup_limit_per_client, ("followup", "client", client)),
+        (settings.followup_limit_overall, ("followup", "all")),
+    )
+    try:
+        waits = [limiter.peek(rate, *key) for rate, key in keys if not rate.off]
+    except LimiterUnavailable:
+        # Fail closed: without counting, guessing would be unbounded. Reading can wait.
+        log.warning("follow-up limits unavailable; refusing look-ups until the storage answers")
+        return _limited(lang, 60.0)
+    refused = [w for w in waits if not w.allowed]
+    if refused:
+        return _limited(lang, max(w.retry_after for w in refused))
+    tip = services.find_by_receipt(db.session, request.form.get("code", ""))
+    if tip is None:
+        _count_miss(limiter, keys)
+        page = _page("followup/code.html", lang=lang, status=404, error="fu_not_found")
+        return page
+    return then(tip)
+
+
+def _count_miss(limiter: Limiter, keys: Any) -> None:
+    try:
+        for rate, key in keys:
+            if not rate.off:
+                limiter.hit(rate, *key)
+    except LimiterUnavailable:
+        log.warning("follow-up limits unavailable; a wrong code went uncounted")
+
+
+def _limited(lang: str, wait: float) -> Response:
+    response = _page("followup/code.html", lang=lang, status=429, error="fu_limited")
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
+def _tip_page(
+    lang: str,
+    tip: Tip,
+    code: str,
+    *,
+    added: bool = False,
+    error: str | None = None,
+    text: str = "",
+    status: int = 200,
+) -> Response:
+    messages = services.conversation(db.session, tip)
+    return _page(
+        "followup/tip.html",
+        lang=lang,
+        status=status,
+        code=code,
+        state=services.traveler_status(tip),
+        messages=messages,
+        added=added,
+        error=error,
+        text=text,
+        max_photos=photo_rules.MAX_PHOTOS,
+    )
+
+
+# --- staff -----------------------------------------------------------------------------------
+
+
+def _staff_tip(tip_id: int) -> tuple[User, Tip]:
+    user = current_user()
+    assert user is not None  # staff_required ran first
+    try:
+        return user, get_tip_for(db.session, user, tip_id)
+    except TipNotFound:
+        abort(404)
+
+
+@bp.post("/staff/tips/<int:tip_id>/reply")
+@staff_required(Role.ADMIN, Role.TRIAGER)
+def reply(tip_id: int) -> BaseResponse:
+    """Reply to the traveler from the tip page; they read it with their receipt code."""
+    user, tip = _staff_tip(tip_id)
+    form = ReplyForm(prefix="reply")
+    if not form.validate_on_submit():
+        flash("A reply needs some text (at most 4000 characters).", "error")
+        return redirect(url_for("triage.tip", tip_id=tip_id))
+    try:
+        services.reply(db.session, tip, actor=user, text=form.text.data or "", now=clock())
+    except NotAllowed as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("triage.tip", tip_id=tip_id))
+    db.session.commit()
+    flash("Reply sent: the traveler sees it with their receipt code.", "success")
+    return redirect(url_for("triage.tip", tip_id=tip_id) + "#followup")
+
+
+@bp.get("/staff/tips/<int:tip_id>/photos/<int:photo_id>")
+@staff_required()
+def photo(tip_id: int, photo_id: int) -> Response:
+    """One photo of a tip the user may see: audited, never cached."""
+    user, tip = _staff_tip(tip_id)
+    found = db.session.get(TipPhoto, photo_id)
+    if found is None or found.tip_id != tip.id:
+        abort(404)
+    audit.record(
+        db.session,
+        action="tip.photo_view",
+        actor=user,
+        now=clock(),
+        target=f"tip:{tip.id}",
+        detail={"photo": photo_id},
+    )
+    db.session.commit()
+    response = current_app.response_class(found.data, mimetype=found.content_type)
+    response.headers["Cache-Control"] = "no-store"
+    extension = found.content_type.removeprefix("image/")
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="tip-{tip.id}-{photo_id}.{extension}"'
+    )
+    return response
