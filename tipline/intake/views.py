@@ -52,6 +52,7 @@ from tipline.intake.services import (
 )
 from tipline.intake.text import clean
 from tipline.limiter import get_limiter
+from tipline.locations import help as help_numbers
 from tipline.locations.codes import display, normalize
 
 log = logging.getLogger(__name__)
@@ -129,8 +130,13 @@ def lookup() -> BaseResponse:
 
 @bp.get("/help", endpoint="help")
 def help_page() -> Response:
-    """For a traveler who needs help: the hotline and 911, nothing else asked."""
-    return _page("intake/help.html", lang=_lang())
+    """For a traveler who needs help: the hotline and 911, nothing else asked.
+
+    `?at=<code>` (the form's link) gives the poster's country's hotline; without it, every
+    country's."""
+    at = request.args.get("at")
+    poster = Place.find(at).poster if at else None
+    return _page("intake/help.html", lang=_lang(poster), poster=poster)
 
 
 # Registered bottom-up: /T/ first, so url_for builds the upper-case form the QR codes carry.
@@ -154,7 +160,7 @@ def _submit(place: Place, lang: str) -> Response:
     signed = request.form.get("token", "")
     if honeypot_filled(request.form):
         # A bot: thank it like a person so it learns nothing, and store nothing.
-        return _thanks(lang, receipt_code(_secret(), signed or tokens.mint(_secret())))
+        return _thanks(place, lang, receipt_code(_secret(), signed or tokens.mint(_secret())))
     tip_form = TipForm.read(request.form)
     try:
         token = tokens.read(_secret(), signed)
@@ -187,7 +193,7 @@ def _limited(
     # receipt, however many tips this client sent.
     stored = stored_receipt(db.session, token=token, secret=_secret())
     if stored is not None:
-        return _thanks(lang, stored.code)
+        return _thanks(place, lang, stored.code)
     tip_form.errors = {"form": ("err_limited", {})}
     response = _form_page(place, lang, tip_form, signed, 429)
     response.headers["Retry-After"] = str(max(1, math.ceil(admission.retry_after)))
@@ -229,11 +235,11 @@ def _store(
         log.error("a tip could not be stored: %s", type(exc).__name__)
         tip_form.errors = {"form": ("err_server", {})}
         return _form_page(place, lang, tip_form, signed, 503)
-    return _thanks(lang, receipt.code)
+    return _thanks(place, lang, receipt.code)
 
 
-def _thanks(lang: str, receipt: str) -> Response:
-    return _page("intake/thanks.html", lang=lang, receipt=receipt)
+def _thanks(place: Place, lang: str, receipt: str) -> Response:
+    return _page("intake/thanks.html", lang=lang, receipt=receipt, poster=place.poster)
 
 
 def _form_page(place: Place, lang: str, tip_form: TipForm, token: str, status: int) -> Response:
@@ -256,8 +262,12 @@ def _form_page(place: Place, lang: str, tip_form: TipForm, token: str, status: i
     )
 
 
-def _page(template: str, *, lang: str, status: int = 200, **context: Any) -> Response:
-    """Render a traveler's page: its language, the site's domain, the quick-exit script."""
+def _page(
+    template: str, *, lang: str, status: int = 200, poster: Poster | None = None, **context: Any
+) -> Response:
+    """Render a traveler's page: its language, the site's domain, the quick-exit script, and
+    the help numbers of the poster's country (every country's without a poster)."""
+    book = help_numbers.book(get_settings())
     html = render_template(
         template,
         t=catalog(lang),
@@ -267,6 +277,8 @@ def _page(template: str, *, lang: str, status: int = 200, **context: Any) -> Res
         domain=urlsplit(get_settings().public_url).hostname or "",
         quick_exit_url=QUICK_EXIT_URL,
         quick_exit_js=Markup(QUICK_EXIT_JS),  # noqa: S704  (a constant of ours, hashed above)
+        poster=poster,
+        helps=book.for_places(poster.help_places) if poster else book.all(),
         **context,
     )
     response = current_app.make_response((html, status))
