@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tests import factories
 from tests.conftest import PUBLIC_URL, shared_feed
-from tests.intake.conftest import Posters, text_of
+from tests.intake.conftest import TOKEN_RE, Posters, text_of
 from tests.posters.conftest import page_texts
 from tipline.locations import help as help_numbers
 from tipline.locations.gtfs import import_feed
@@ -111,3 +111,34 @@ def test_a_via_rail_station_form_help_page_and_poster_show_the_canadian_hotline(
     (poster,) = page_texts(render_posters(layout, items))
     assert f"call {CA_CALL}" in poster and f"llame al {CA_CALL}" in poster
     assert US_CALL not in poster and US_TEXT not in poster
+
+
+def test_the_thank_you_page_follows_the_placement_country(
+    client: FlaskClient, session: Session
+) -> None:
+    montreal = factories.station(session, code="MTRL", name="Montréal", state="QC")
+    code = factories.placement(session, station=montreal, lang="fr").code
+    session.commit()
+    form = client.get(f"/T/{code}").get_data(as_text=True)
+    token = TOKEN_RE.search(form)
+    assert token is not None
+    sent = client.post(f"/T/{code}", data={"token": token[1], "lang": "fr", "details": "Un fait."})
+    text = text_of(sent.get_data(as_text=True))
+    assert "Merci" in text and f"Appelez le {CA_CALL}" in text and US_CALL not in text
+
+
+def test_without_a_code_each_hotline_names_its_country_in_the_page_language(
+    client: FlaskClient,
+) -> None:
+    spanish = text_of(client.get("/report?lang=es").get_data(as_text=True))
+    assert f"Llame al {US_CALL} (Estados Unidos)" in spanish
+    assert f"Llame al {CA_CALL} (Canadá)" in spanish
+
+
+def test_an_arabic_placement_opens_its_form_in_english_until_arabic_pages_exist(
+    client: FlaskClient, session: Session
+) -> None:
+    code = factories.placement(session, station=factories.station(session), lang="ar").code
+    session.commit()
+    page = client.get(f"/T/{code}").get_data(as_text=True)
+    assert '<html lang="en">' in page and "Report what you saw" in page

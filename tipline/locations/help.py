@@ -38,10 +38,15 @@ class HelpNumbers:
     hotline_call: str
     hotline_text: str  # "" when the hotline takes no text messages
     names: Mapping[str, str]
+    country_names: Mapping[str, str]
 
     def name(self, lang: str) -> str:
         """The hotline's name and hours in `lang`, else in English."""
         return self.names.get(lang) or self.names["en"]
+
+    def country_name(self, lang: str) -> str:
+        """The country's name in `lang`, else in English, else its code."""
+        return self.country_names.get(lang) or self.country_names.get("en") or self.country
 
     @property
     def call_uri(self) -> str:
@@ -133,7 +138,12 @@ def _numbers(
     names = table.get("name", base.names if base else None)
     if not isinstance(names, Mapping) or not isinstance(names.get("en"), str):
         raise HelpDataError(f"{FILE}: {where}.name needs at least an English name (en = ...)")
-    return HelpNumbers(country=country, names=dict(names), **values)
+    country_names = table.get("country_name", base.country_names if base else {})
+    if not isinstance(country_names, Mapping):
+        raise HelpDataError(f"{FILE}: {where}.country_name must be a table of names by language")
+    return HelpNumbers(
+        country=country, names=dict(names), country_names=dict(country_names), **values
+    )
 
 
 def book(settings: Settings) -> HelpBook:
