@@ -39,21 +39,21 @@ def test_the_numbers_are_data_per_country_with_region_overrides(tmp_path: Path) 
     own.write_text(
         (posters_dir() / "help.toml").read_text() + '[region.QC]\nhotline_call = "1-800-555-0199"\n'
     )
-    quebec = help_numbers.load(tmp_path).for_place("QC", "CA")
+    quebec = help_numbers.read(tmp_path).for_place("QC", "CA")
     assert quebec.hotline_call == "1-800-555-0199" and quebec.names == ca.names
-    assert help_numbers.load(tmp_path).for_place("ON", "CA").hotline_call == CA_CALL
+    assert help_numbers.read(tmp_path).for_place("ON", "CA").hotline_call == CA_CALL
 
 
 def test_bad_help_data_names_the_key(tmp_path: Path) -> None:
     (tmp_path / "help.toml").write_text('[country.US]\nemergency = "911"\n')
     with pytest.raises(help_numbers.HelpDataError, match="country.US.hotline_call"):
-        help_numbers.load(tmp_path)
+        help_numbers.read(tmp_path)
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "help.toml").write_text(
         (posters_dir() / "help.toml").read_text() + '[region.ZZ]\nemergency = "1"\n'
     )
     with pytest.raises(help_numbers.HelpDataError, match="region.ZZ"):
-        help_numbers.load(tmp_path / "x")
+        help_numbers.read(tmp_path / "x")
 
 
 def test_a_us_poster_keeps_the_us_numbers(client: FlaskClient, posters: Posters) -> None:

@@ -92,12 +92,18 @@ class HelpBook:
 
 
 def load(folder: Path) -> HelpBook:
-    """Read `folder`/help.toml (cached per folder); HelpDataError names the bad key."""
-    return _load(folder.resolve())
+    """`folder`/help.toml, read once per process (the pages: every request reads it)."""
+    return _cached(folder.resolve())
 
 
 @functools.cache
-def _load(folder: Path) -> HelpBook:
+def _cached(folder: Path) -> HelpBook:
+    return read(folder)
+
+
+def read(folder: Path) -> HelpBook:
+    """Read `folder`/help.toml now (posters read it each time they print, like their wording);
+    HelpDataError names the bad key."""
     path = folder / FILE
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))

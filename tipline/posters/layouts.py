@@ -139,7 +139,7 @@ def get_layout(name: str, folder: Path | None = None) -> PosterLayout:
         raise UnknownLayout(f"no poster layout {name!r} (have: {known})")
     program = _Reader(_read(_data_file(root, "program")), "program")
     try:
-        book = help_numbers.load(root)
+        book = help_numbers.read(root)
     except help_numbers.HelpDataError as exc:
         raise LayoutError(str(exc)) from exc
     second = {k: str(v) for k, v in program.sub("languages").raw.items()}
