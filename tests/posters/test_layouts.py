@@ -36,12 +36,12 @@ def test_each_size_meets_the_print_spec(size: str) -> None:
     if size != "sticker":
         assert layout.min_type >= 16
         assert all(style.min_size >= 16 for style in layout.text.values())
-    assert set(layout.wording) == {"en", "es", "fr"}
+    assert set(layout.wording) == {"en", "es", "fr", "ar"}
     assert {layout.second_language["en"], layout.second_language["es"]} == {"es", "en"}
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("lang", ["en", "es", "fr"])
+@pytest.mark.parametrize("lang", ["en", "es", "fr", "ar"])
 def test_every_language_fits_every_size(size: str, lang: str) -> None:
     # A wording too long for its box raises LayoutError rather than being cut.
     (text,) = page_texts(render_posters(get_layout(size), [item(lang=lang)]))
@@ -51,10 +51,12 @@ def test_every_language_fits_every_size(size: str, lang: str) -> None:
 def test_wording_agency_and_numbers_come_from_the_files(posters_copy: Path) -> None:
     program = posters_copy / "program.toml"
     program.write_text(
-        program.read_text()
-        .replace('agency = "Transit Safety Task Force"', 'agency = "Empire State Task Force"')
-        .replace('emergency = "911"', 'emergency = "112"')
+        program.read_text().replace(
+            'agency = "Transit Safety Task Force"', 'agency = "Empire State Task Force"'
+        )
     )
+    numbers = posters_copy / "help.toml"
+    numbers.write_text(numbers.read_text().replace('emergency = "911"', 'emergency = "112"', 1))
     english = posters_copy / "wording" / "en.toml"
     english.write_text(english.read_text().replace("Report human trafficking", "Tell us"))
     layout = get_layout("letter", posters_copy)
@@ -84,7 +86,9 @@ def test_a_new_size_is_a_new_file_in_toml_or_json(posters_copy: Path) -> None:
         ("layouts/letter.toml", 'colour = "accent"', 'colour = "gold"', "unknown colour 'gold'"),
         ("layouts/letter.toml", "min = 16, lines = 4", "min = 12, lines = 4", "min_type"),
         ("program.toml", "ink = [0, 0, 0, 100]", "ink = [0, 0, 0, 101]", "CMYK percentages"),
-        ("program.toml", "[numbers]", "[numbers]\nbroken = ", "program.toml"),
+        ("program.toml", "[languages]", "[languages]\nbroken = ", "program.toml"),
+        ("help.toml", 'hotline_call = "1-833-900-1010"', "", "country.CA.hotline_call"),
+        ("wording/fr.toml", "hotline_call_only", "x", "hotline_call_only is missing"),
     ],
 )
 def test_bad_data_names_the_file_and_key(

@@ -49,6 +49,9 @@ class Catalog(dict[str, str]):
         self._plural_index = plural_index or (lambda n: int(n != 1))
 
     def __call__(self, key: str, **values: Any) -> str:
+        if self.dir == "rtl":
+            # A number filled in (a country's hotline) keeps its order inside right-to-left text.
+            values = {k: _isolate_numbers(v) if isinstance(v, str) else v for k, v in values.items()}
         if key in self.plurals:
             count, forms = self.plurals[key]
             index = self._plural_index(int(values[count]))

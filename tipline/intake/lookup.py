@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from tipline.locations.codes import is_valid, normalize
 from tipline.locations.models import Placement
-from tipline.locations.services import find_placement, numbers_of
+from tipline.locations.services import find_placement, help_places, numbers_of
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,13 @@ class Poster:
     train_number: str | None = None  # "66", or "5/6" for a car that turns around
     route_name: str | None = None
     train_ids: tuple[int, ...] = ()  # every number the poster rides as, the first first
+    # (region, country) pairs whose help numbers the pages show: services.help_places
+    help_places: tuple[tuple[str | None, str], ...] = ()
 
     @classmethod
-    def of(cls, placement: Placement) -> Poster:
+    def of(
+        cls, placement: Placement, help_places: tuple[tuple[str | None, str], ...] = ()
+    ) -> Poster:
         """The page's view of a loaded placement (station or train eager-loaded)."""
         station, train = placement.station, placement.train
         trains = placement.trains
@@ -50,6 +54,7 @@ class Poster:
             train_number=numbers_of(trains) if trains else None,
             route_name=train.route_name if train else None,
             train_ids=tuple(t.id for t in trains),
+            help_places=help_places,
         )
 
 
@@ -80,8 +85,9 @@ class PosterCache:
             if hit is not None and hit[0] > now:
                 self._items.move_to_end(code)
                 return hit[1]
-        placement = find_placement(session(), code)
-        poster = Poster.of(placement) if placement is not None else None
+        db = session()
+        placement = find_placement(db, code)
+        poster = Poster.of(placement, help_places(db, placement)) if placement is not None else None
         with self._lock:
             self._items[code] = (now + self.ttl, poster)
             self._items.move_to_end(code)

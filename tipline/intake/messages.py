@@ -76,9 +76,7 @@ MESSAGES = (
     pgettext("details_hint", "Anything else we should know, up to 4,000 characters."),
     pgettext("optional", "Optional"),
     pgettext("contact", "A way to reach you, if you want us to"),
-    pgettext(
-        "consent", "You may pass my report to the National Human Trafficking Hotline or the police"
-    ),
+    pgettext("consent", "You may pass my report to the human trafficking hotline or the police"),
     pgettext("honeypot", "Leave this empty"),
     pgettext("send", "Send report"),
     pgettext("errors_title", "Please check the answers marked below."),
@@ -102,12 +100,8 @@ MESSAGES = (
         "err_server",
         "We could not save your report just now. Your text is still here: please try again in a moment.",
     ),
-    pgettext("call_hotline", "Call 1-888-373-7888"),
-    pgettext("text_hotline", "Text 233733"),
-    pgettext(
-        "hotline_name",
-        "National Human Trafficking Hotline: free, confidential, 24/7, over 200 languages by phone.",
-    ),
+    pgettext("call_hotline", "Call {number}"),
+    pgettext("text_hotline", "Text {number}"),
     pgettext("thanks_title", "Thank you. We received your report."),
     pgettext("receipt", "Your receipt code"),
     pgettext(

@@ -53,6 +53,7 @@ from tipline.intake.services import (
 )
 from tipline.intake.text import clean
 from tipline.limiter import get_limiter
+from tipline.locations import help as help_numbers
 from tipline.locations.codes import display, normalize
 from tipline.resources import resource_dir
 
@@ -139,8 +140,13 @@ def lookup() -> BaseResponse:
 
 @bp.get("/help", endpoint="help")
 def help_page() -> Response:
-    """For a traveler who needs help: the hotline and 911, nothing else asked."""
-    return _page("intake/help.html", lang=_lang())
+    """For a traveler who needs help: the hotline and 911, nothing else asked.
+
+    `?at=<code>` (the form's link) gives the poster's country's hotline; without it, every
+    country's."""
+    at = request.args.get("at")
+    poster = Place.find(at).poster if at else None
+    return _page("intake/help.html", lang=_lang(poster), poster=poster)
 
 
 # Registered bottom-up: /T/ first, so url_for builds the upper-case form the QR codes carry.
@@ -168,7 +174,7 @@ def _submit(place: Place, lang: str) -> Response:
     signed = request.form.get("token", "")
     if honeypot_filled(request.form):
         # A bot: thank it like a person so it learns nothing, and store nothing.
-        return _thanks(lang, receipt_code(_secret(), signed or tokens.mint(_secret())))
+        return _thanks(place, lang, receipt_code(_secret(), signed or tokens.mint(_secret())))
     tip_form = TipForm.read(request.form)
     try:
         token = tokens.read(_secret(), signed)
@@ -205,7 +211,7 @@ def _limited(
     # receipt, however many tips this client sent.
     stored = stored_receipt(db.session, token=token, secret=_secret())
     if stored is not None:
-        return _thanks(lang, stored.code)
+        return _thanks(place, lang, stored.code)
     tip_form.errors = {"form": ("err_limited", {})}
     response = _form_page(place, lang, tip_form, signed, 429)
     response.headers["Retry-After"] = str(max(1, math.ceil(admission.retry_after)))
@@ -257,11 +263,17 @@ def _store(
         tip_form.errors = {"form": ("err_server", {})}
         return _form_page(place, lang, tip_form, signed, 503)
     # A photo that is not one never costs the tip: it is stored, and the page says so.
-    return _thanks(lang, receipt.code, photo_refused=bool(attached[1]))
+    return _thanks(place, lang, receipt.code, photo_refused=bool(attached[1]))
 
 
-def _thanks(lang: str, receipt: str, *, photo_refused: bool = False) -> Response:
-    return _page("intake/thanks.html", lang=lang, receipt=receipt, photo_refused=photo_refused)
+def _thanks(place: Place, lang: str, receipt: str, *, photo_refused: bool = False) -> Response:
+    return _page(
+        "intake/thanks.html",
+        lang=lang,
+        receipt=receipt,
+        poster=place.poster,
+        photo_refused=photo_refused,
+    )
 
 
 def _form_page(place: Place, lang: str, tip_form: TipForm, token: str, status: int) -> Response:
@@ -284,8 +296,12 @@ def _form_page(place: Place, lang: str, tip_form: TipForm, token: str, status: i
     )
 
 
-def _page(template: str, *, lang: str, status: int = 200, **context: Any) -> Response:
-    """Render a traveler's page: its language, the site's domain, the quick-exit script."""
+def _page(
+    template: str, *, lang: str, status: int = 200, poster: Poster | None = None, **context: Any
+) -> Response:
+    """Render a traveler's page: its language, the site's domain, the quick-exit script, and
+    the help numbers of the poster's country (every country's without a poster)."""
+    book = help_numbers.book(get_settings())
     html = render_template(
         template,
         t=catalog(lang),
@@ -296,6 +312,8 @@ def _page(template: str, *, lang: str, status: int = 200, **context: Any) -> Res
         quick_exit_url=QUICK_EXIT_URL,
         quick_exit_js=Markup(QUICK_EXIT_JS),  # noqa: S704  (a constant of ours, hashed above)
         send_js=Markup(SEND_JS),  # noqa: S704  (a file of ours, hashed above)
+        poster=poster,
+        helps=book.for_places(poster.help_places) if poster else book.all(),
         **context,
     )
     response = current_app.make_response((html, status))

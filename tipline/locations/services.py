@@ -15,10 +15,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from tipline.accounts import audit
 from tipline.accounts.models import User
 from tipline.locations import codes, regions
-from tipline.locations.models import Placement, PlacementTrain, Station, Train
+from tipline.locations.models import Placement, PlacementTrain, Station, Train, Trip, TripStop
 
 # The languages a poster and its form can open in; the first is the default.
-LANGUAGES = ("en", "es", "fr")
+LANGUAGES = ("en", "es", "fr", "ar")
 
 SPOT_MAX = 200
 # A car that turns around runs as two numbers (5 west, 6 east); a few more for odd cases.
@@ -416,3 +416,22 @@ def set_state(
     )
     session.flush()
     return station
+
+
+def help_places(session: Session, placement: Placement) -> tuple[tuple[str | None, str], ...]:
+    """Where a placement's help numbers come from, as (region, country) pairs: its station's
+    (("QC", "CA"),), or for a train each country its stations lie in, (None, "CA") and
+    (None, "US") for a train that crosses the border."""
+    if placement.station is not None:
+        st = placement.station
+        country = regions.country_of(st.state) or st.country
+        return ((st.state, str(country)),) if country else ()
+    ids = [t.id for t in placement.trains]
+    found = session.scalars(
+        select(Station.country)
+        .join(TripStop, TripStop.station_id == Station.id)
+        .join(Trip, Trip.id == TripStop.trip_id)
+        .where(Trip.train_id.in_(ids), Station.country.is_not(None))
+        .distinct()
+    ).all()
+    return tuple((None, c) for c in sorted(c for c in found if c))

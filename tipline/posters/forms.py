@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from tipline.locations.services import LANGUAGES, SPOT_MAX
 from tipline.posters.desk import Show
 
-LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français"}
+LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "ar": "العربية"}
 SIZE_NAMES = {"letter": "Letter", "a4": "A4", "tabloid": "Tabloid", "sticker": "Sticker"}
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tipline.config import Settings
+from tipline.locations import help as help_numbers
 from tipline.resources import resource_dir
 
 CMYK = tuple[float, float, float, float]
@@ -33,6 +34,8 @@ TEXT_ROLES = (
     "hotline",
 )
 WORDING_KEYS = ("headline", "action", "here", "poster", "emergency", "hotline")
+#: Printed instead of `hotline` where the country's hotline takes no text messages (Canada).
+CALL_ONLY_KEY = "hotline_call_only"
 NUMBER_KEYS = ("emergency", "hotline_call", "hotline_text")
 BAND_COLOURS = ("brand", "alert")  # the header band and the footer band with the help numbers
 
@@ -92,16 +95,24 @@ class PosterLayout:
     text: Mapping[str, TextStyle]
     colours: Mapping[str, CMYK]
     agency: str
-    wording: Mapping[str, Wording]
+    wording: Mapping[str, Mapping[str, str]]  # by language, with {placeholders} for numbers
     second_language: Mapping[str, str]
-    numbers: Mapping[str, str]
+    numbers: Mapping[str, str]  # the home country's (help.toml), for an item that names none
+    help_book: help_numbers.HelpBook  # every country's numbers, from the same folder
 
-    def languages(self, lang: str) -> tuple[Wording, Wording]:
-        """The wording printed first (the placement's language) and second."""
+    def languages(
+        self, lang: str, numbers: Mapping[str, str] | None = None
+    ) -> tuple[Wording, Wording]:
+        """The wording printed first (the placement's language) and second, with `numbers`
+        (a country's, from help.toml) filled in."""
         if lang not in self.wording or lang not in self.second_language:
             known = ", ".join(sorted(self.second_language))
             raise LayoutError(f"no poster wording for language {lang!r} (have: {known})")
-        return self.wording[lang], self.wording[self.second_language[lang]]
+        filled = numbers or self.numbers
+        return (
+            _filled(self.wording[lang], filled, lang),
+            _filled(self.wording[self.second_language[lang]], filled, self.second_language[lang]),
+        )
 
 
 def posters_dir() -> Path:
@@ -127,9 +138,15 @@ def get_layout(name: str, folder: Path | None = None) -> PosterLayout:
         known = ", ".join(sorted(files)) or "none"
         raise UnknownLayout(f"no poster layout {name!r} (have: {known})")
     program = _Reader(_read(_data_file(root, "program")), "program")
-    numbers = {key: program.sub("numbers").text(key) for key in NUMBER_KEYS}
+    try:
+        book = help_numbers.read(root)
+    except help_numbers.HelpDataError as exc:
+        raise LayoutError(str(exc)) from exc
     second = {k: str(v) for k, v in program.sub("languages").raw.items()}
-    wording = {lang: _wording(root, lang, numbers) for lang in sorted({*second, *second.values()})}
+    wording = {lang: _wording(root, lang) for lang in sorted({*second, *second.values()})}
+    for lang, raw in wording.items():
+        for country in book.all():  # every country's numbers fill every language's wording
+            _filled(raw, country.numbers, lang)
     colours = {k: _cmyk(v, f"program: colours.{k}") for k, v in program.sub("colours").raw.items()}
     for band in BAND_COLOURS:
         if band not in colours:
@@ -144,16 +161,31 @@ def get_layout(name: str, folder: Path | None = None) -> PosterLayout:
         agency=program.text("agency"),
         wording=wording,
         second_language=second,
-        numbers=numbers,
+        numbers=book.for_country(help_numbers.HOME).numbers,
+        help_book=book,
     )
 
 
-def _wording(root: Path, lang: str, numbers: Mapping[str, str]) -> Wording:
+def _wording(root: Path, lang: str) -> dict[str, str]:
     reader = _Reader(_read(_data_file(root / "wording", lang)), f"wording/{lang}")
+    values = {key: reader.text(key) for key in WORDING_KEYS}
+    if CALL_ONLY_KEY in reader.raw:
+        values[CALL_ONLY_KEY] = reader.text(CALL_ONLY_KEY)
+    return values
+
+
+def _filled(raw: Mapping[str, str], numbers: Mapping[str, str], lang: str) -> Wording:
     values = {}
     for key in WORDING_KEYS:
+        template = raw[key]
+        if key == "hotline" and not numbers.get("hotline_text"):
+            if CALL_ONLY_KEY not in raw:
+                raise LayoutError(
+                    f"wording/{lang}: {CALL_ONLY_KEY} is missing (a hotline without text messages)"
+                )
+            template = raw[CALL_ONLY_KEY]
         try:
-            values[key] = reader.text(key).format_map(numbers)
+            values[key] = template.format_map(numbers)
         except (KeyError, ValueError, IndexError) as exc:
             raise LayoutError(f"wording/{lang}: {key} has a bad placeholder ({exc})") from exc
     return Wording(**values)

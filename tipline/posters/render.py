@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -11,9 +12,17 @@ from reportlab import rl_config
 from reportlab.pdfgen.canvas import Canvas
 
 from tipline.locations.codes import display
-from tipline.posters.layouts import CMYK, TEXT_ROLES, LayoutError, PosterLayout
+from tipline.posters.layouts import CMYK, TEXT_ROLES, LayoutError, PosterLayout, TextStyle
 from tipline.posters.qr import QUIET_ZONE, path_operators, qr_rows
-from tipline.posters.text import REGULAR, Fitted, box_height, fit, font_metrics, font_name
+from tipline.posters.text import (
+    REGULAR,
+    Fitted,
+    box_height,
+    fit,
+    font_metrics,
+    font_name,
+    runs,
+)
 
 MM = 72 / 25.4
 BLEED = 3 * MM
@@ -32,6 +41,8 @@ _QR_BLACK = "0 0 0 1 k"
 _PAPER = "0 0 0 0 k"
 _SIDE_ROLES = ("here", "place", "spot", "code")
 _EPSILON = 1e-6
+RTL_LANGUAGES = frozenset({"ar"})
+_LATIN = re.compile("[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,9 @@ class PosterItem:
     spot: str  # "Women's restroom, concourse A"
     group_key: str  # posters of one station or train share it; the PDF outline groups by it
     group_title: str  # the outline entry of the group: the station or the train
+    # The country's help numbers (help.toml: emergency, hotline_call, hotline_text); None for
+    # the layout's home country.
+    numbers: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +154,7 @@ def _render(layout: PosterLayout, items: Sequence[PosterItem], *, bleed: bool) -
 def _page(
     canvas: Canvas, layout: PosterLayout, geometry: _Geometry, item: PosterItem, *, bleed: float
 ) -> None:
-    first, second = layout.languages(item.lang)
+    first, second = layout.languages(item.lang, item.numbers)
     texts = {
         "headline": first.headline,
         "action": first.action,
@@ -170,7 +184,9 @@ def _page(
     _draw(canvas, layout, "agency", agency, replace(geometry.agency, top=agency_top))
     for role, box in boxes.items():
         _draw(canvas, layout, role, fitted[role], box)
-    for wording, column in zip((first, second), geometry.columns, strict=True):
+    # A right-to-left first language reads from the right: its footer column goes there.
+    columns = geometry.columns[::-1] if item.lang in RTL_LANGUAGES else geometry.columns
+    for wording, column in zip((first, second), columns, strict=True):
         for role in ("emergency", "hotline"):
             text = getattr(wording, role)
             _draw(canvas, layout, role, _fit(layout, role, text, column[role].width), column[role])
@@ -208,15 +224,44 @@ def _draw(canvas: Canvas, layout: PosterLayout, role: str, fitted: Fitted, box: 
         return
     baseline = box.top - font_metrics().ascent * fitted.size
     centred = style.align == "center"
+    font = font_name(style)
+    if fitted.rtl or any(len(runs(line, font)) > 1 for line in fitted.lines):
+        _draw_runs(canvas, layout, style, fitted, box, baseline)
+        return
     lefts = [box.x + ((box.width - w) / 2 if centred else 0.0) for w in fitted.widths]
     # One text object per box: font, leading and colour are set once for all its lines.
     text = canvas.beginText(lefts[0], baseline)
-    text.setFont(font_name(style), fitted.size, fitted.leading)
+    text.setFont(font, fitted.size, fitted.leading)
     text.setFillColorCMYK(*layout.colours[style.colour])
     for index, (line, left) in enumerate(zip(fitted.lines, lefts, strict=True)):
         if centred and index:
             text.setTextOrigin(left, baseline - index * fitted.leading)
         text.textOut(line) if centred else text.textLine(line)
+    canvas.drawText(text)
+
+
+def _draw_runs(
+    canvas: Canvas,
+    layout: PosterLayout,
+    style: TextStyle,
+    fitted: Fitted,
+    box: _Box,
+    baseline: float,
+) -> None:
+    """Lines that mix Arabic with other text, run by run in each run's face; Arabic text is set
+    flush right (a left-aligned box is mirrored), centred text stays centred."""
+    text = canvas.beginText(box.x, baseline)
+    text.setFillColorCMYK(*layout.colours[style.colour])
+    # Arabic alone sits flush right; a pair with English ("Poster · ملصق") keeps its column's
+    # left edge, in line with the place name under it.
+    flush_right = fitted.rtl and not any(_LATIN.search(line) for line in fitted.lines)
+    for index, (line, width) in enumerate(zip(fitted.lines, fitted.widths, strict=True)):
+        slack = box.width - width
+        left = box.x + (slack / 2 if style.align == "center" else slack if flush_right else 0.0)
+        text.setTextOrigin(left, baseline - index * fitted.leading)
+        for run, face in runs(line, font_name(style)):
+            text.setFont(face, fitted.size, fitted.leading)
+            text.textOut(run)
     canvas.drawText(text)
 
 

@@ -20,6 +20,7 @@ from tipline.accounts.audit import record
 from tipline.accounts.models import User
 from tipline.locations import services as locations
 from tipline.locations.codes import display
+from tipline.locations.help import HelpBook
 from tipline.locations.models import Placement, Station, Train
 from tipline.posters.layouts import PosterLayout
 from tipline.posters.render import PosterItem, render_posters
@@ -58,6 +59,7 @@ def select_items(
     train: str | None = None,
     all_: bool = False,
     scope: Scope = None,
+    help_book: HelpBook | None = None,
 ) -> list[PosterItem]:
     """The posters for one placement code, a station code, a train number, or every placement.
 
@@ -75,7 +77,7 @@ def select_items(
                 raise RetiredPlacement(
                     f"placement {display(found.code)} is retired; print a new placement instead"
                 )
-            return [_item(found, public_url)]
+            return [_item(session, found, public_url, help_book)]
         query = select(Placement).where(Placement.active.is_(True))
         if station is not None:
             where = locations.find_station(session, station)
@@ -105,7 +107,7 @@ def select_items(
     ).all()
     if not found_all:
         raise EmptySelection(f"{empty}; add one with `tipline placements add`")
-    return [_item(pl, public_url) for pl in sorted(found_all, key=_order)]
+    return [_item(session, pl, public_url, help_book) for pl in sorted(found_all, key=_order)]
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ def print_posters(
         train=train,
         all_=all_,
         scope=scope,
+        help_book=layout.help_book,
     )
     if as_zip:
         data = posters_zip(layout, items, bleed=bleed)
@@ -182,7 +185,9 @@ def short_url(public_url: str, code: str) -> str:
     return f"{_SCHEME.sub('', public_url.rstrip('/'))}/t/{code}"
 
 
-def _item(placement: Placement, public_url: str) -> PosterItem:
+def _item(
+    session: Session, placement: Placement, public_url: str, help_book: HelpBook | None
+) -> PosterItem:
     if placement.station is not None:
         title = _station_title(placement.station)
         group = f"station:{placement.station.id}"
@@ -201,6 +206,12 @@ def _item(placement: Placement, public_url: str) -> PosterItem:
         spot=placement.spot,
         group_key=group,
         group_title=title,
+        # A train that crosses the border prints the home country's numbers (one footer).
+        numbers=(
+            help_book.for_places(locations.help_places(session, placement))[0].numbers
+            if help_book
+            else None
+        ),
     )
 
 

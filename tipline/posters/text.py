@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import arabic_reshaper
 import reportlab
+from bidi import get_display
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
@@ -22,6 +24,16 @@ BOLD = "TiplineSans-Bold"
 # and dashes: every glyph English, Spanish and French need, and every name in the Amtrak,
 # Caltrain and VIA Rail feeds. DejaVu Sans is the same design extended, but only Debian ships it.
 _FONT_FILES = {REGULAR: "Vera.ttf", BOLD: "VeraBd.ttf"}
+ARABIC = "TiplineArabic"
+ARABIC_BOLD = "TiplineArabic-Bold"
+# Vera has no Arabic: Arabic letters are set in Noto Naskh Arabic (SIL OFL, shipped beside this
+# module with its licence, embedded as a subset like Vera), everything else (digits, Latin names,
+# punctuation) stays in Vera, run by run.
+_ARABIC_FILES = {ARABIC: "NotoNaskhArabic-Regular.ttf", ARABIC_BOLD: "NotoNaskhArabic-Bold.ttf"}
+_ARABIC_OF = {REGULAR: ARABIC, BOLD: ARABIC_BOLD}
+_NUMBER = re.compile(r"[0-9][0-9\-./]*[0-9]")
+_BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_ARABIC_CHARS = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 _STEP = 0.5  # points between the sizes tried when shrinking
 _EPSILON = 1e-6
 _ELLIPSIS = "…"
@@ -41,6 +53,7 @@ class Fitted:
     size: float
     leading: float
     truncated: bool
+    rtl: bool = False  # lines are in visual order (shaped, reordered): set flush right
 
 
 @dataclass(frozen=True)
@@ -52,7 +65,7 @@ class _Metrics:
 
 @lru_cache(maxsize=1)
 def font_metrics() -> _Metrics:
-    """Register the poster font with reportlab (once) and return its vertical metrics."""
+    """Register the poster fonts with reportlab (once) and return their vertical metrics."""
     folder = Path(reportlab.__file__).resolve().parent / "fonts"
     faces = []
     for name, filename in _FONT_FILES.items():
@@ -62,7 +75,17 @@ def font_metrics() -> _Metrics:
         font = TTFont(name, str(path))
         pdfmetrics.registerFont(font)
         faces.append(font.face)
-    covered = frozenset(chr(c) for c in faces[0].charToGlyph if c in faces[1].charToGlyph)
+    arabic = []
+    for name, filename in _ARABIC_FILES.items():
+        path = Path(__file__).resolve().parent / "fonts" / filename
+        if not path.is_file():
+            raise FontMissing(f"poster font {path} not found: reinstall tipline")
+        font = TTFont(name, str(path))
+        pdfmetrics.registerFont(font)
+        arabic.append(font.face)
+    latin = {chr(c) for c in faces[0].charToGlyph if c in faces[1].charToGlyph}
+    both = {chr(c) for c in arabic[0].charToGlyph if c in arabic[1].charToGlyph}
+    covered = frozenset(latin | {ch for ch in both if _ARABIC_CHARS.match(ch)})
     return _Metrics(
         ascent=max(face.bbox[3] for face in faces) / 1000,
         descent=-min(face.bbox[1] for face in faces) / 1000,
@@ -111,7 +134,14 @@ def fit(text: str, style: TextStyle, width: float, *, may_truncate: bool = True)
     a word wider than the box breaks between letters, and text still too long ends in an ellipsis;
     with may_truncate False, None is returned instead so the caller can refuse.
     """
-    paragraphs = [printable(p).split(" ") for p in text.split("\n") if p.strip()]
+    rtl = bool(_ARABIC_CHARS.search(text))
+    # Arabic is shaped (each letter in its joined form) before wrapping, so widths are those
+    # printed; lines are wrapped in reading order and reordered for display only at the end.
+    paragraphs = [
+        (arabic_reshaper.reshape(printable(p)) if rtl else printable(p)).split(" ")
+        for p in text.split("\n")
+        if p.strip()
+    ]
     if not style.lines:
         paragraphs = []
     metrics = font_metrics()
@@ -127,7 +157,7 @@ def fit(text: str, style: TextStyle, width: float, *, may_truncate: bool = True)
         ):
             lines = _set(paragraphs, font, width / size, break_words=at_minimum, balance=True)
             assert lines is not None  # balancing only narrows lines that already fit
-            return _fitted(lines, size, style, truncated=False)
+            return _fitted(lines, size, style, truncated=False, rtl=rtl)
         if at_minimum:
             break
         size = max(style.min_size, size - _STEP)
@@ -139,7 +169,7 @@ def fit(text: str, style: TextStyle, width: float, *, may_truncate: bool = True)
     while last and _width(last + _ELLIPSIS, font) > width / size + _EPSILON:
         last = last[:-1].rstrip()
     kept[-1] = (last + _ELLIPSIS, _width(last + _ELLIPSIS, font))
-    return _fitted(kept, size, style, truncated=True)
+    return _fitted(kept, size, style, truncated=True, rtl=rtl)
 
 
 def _set(
@@ -158,15 +188,40 @@ def _set(
 
 
 def _fitted(
-    lines: list[tuple[str, float]], size: float, style: TextStyle, *, truncated: bool
+    lines: list[tuple[str, float]], size: float, style: TextStyle, *, truncated: bool, rtl: bool
 ) -> Fitted:
     return Fitted(
-        lines=tuple(line for line, _ in lines),
+        # Right to left: each line in the order it is printed (the bidi algorithm; a number or
+        # a Latin name inside Arabic keeps reading left to right).
+        lines=tuple(_visual(line) if rtl else line for line, _ in lines),
         widths=tuple(w * size for _, w in lines),
         size=size,
         leading=style.leading * size,
         truncated=truncated,
+        rtl=rtl,
     )
+
+
+def _visual(line: str) -> str:
+    """A right-to-left line in printing order. A phone number is isolated first: inside Arabic
+    its digits become Arabic numbers, which the bidi algorithm would reorder around each hyphen
+    (1-833-900-1010 printed as 1010-900-833-1)."""
+    isolated = _NUMBER.sub(lambda m: f"\u2066{m[0]}\u2069", line)
+    return _BIDI_CONTROLS.sub("", get_display(isolated, base_dir="R"))
+
+
+def runs(text: str, font: str) -> list[tuple[str, str]]:
+    """`text` cut where the font changes: Arabic letters in the Arabic face, the rest in `font`."""
+    if not _ARABIC_CHARS.search(text):
+        return [(text, font)]
+    found: list[tuple[str, str]] = []
+    for ch in text:
+        face = _ARABIC_OF.get(font, ARABIC) if _ARABIC_CHARS.match(ch) else font
+        if found and found[-1][1] == face:
+            found[-1] = (found[-1][0] + ch, face)
+        else:
+            found.append((ch, face))
+    return found
 
 
 def _wrap(
@@ -233,4 +288,4 @@ def _break_word(word: str, font: str, room: float) -> list[tuple[str, float]]:
 
 @lru_cache(maxsize=65536)
 def _width(text: str, font: str) -> float:
-    return float(pdfmetrics.stringWidth(text, font, 1.0))
+    return sum(float(pdfmetrics.stringWidth(run, face, 1.0)) for run, face in runs(text, font))
