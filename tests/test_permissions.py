@@ -21,6 +21,7 @@ from werkzeug.test import TestResponse
 from tests import factories
 from tests.conftest import csrf_token
 from tipline.accounts.models import AuditEvent, Role
+from tipline.followup.models import TipPhoto
 from tipline.intake.models import Tip
 from tipline.locations.models import Placement
 
@@ -101,6 +102,9 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("/staff/tips/<int:tip_id>", "GET"): Expect(
         Access.STAFF, (Call("/staff/tips/{tip}"),), per_tip=True
     ),
+    ("/staff/tips/<int:tip_id>/photos/<int:photo_id>", "GET"): Expect(
+        Access.STAFF, (Call("/staff/tips/{tip}/photos/{photo}"),), per_tip=True
+    ),
     # -- admins and triagers
     ("/staff/tips/<int:tip_id>/<action>", "POST"): Expect(
         Access.ACTING,
@@ -111,6 +115,12 @@ MATRIX: dict[tuple[str, str], Expect] = {
         per_tip=True,
         # 409: the workflow refuses a step (reopening an open tip); the role and place allowed it.
         ok=frozenset({302, 409}),
+    ),
+    ("/staff/tips/<int:tip_id>/reply", "POST"): Expect(
+        Access.ACTING,
+        (Call("/staff/tips/{tip}/reply", {"reply-text": "matrix reply"}, csrf_prefix="reply-"),),
+        per_tip=True,
+        ok=frozenset({302}),
     ),
     ("/staff/export.<any(csv, json):fmt>", "GET"): Expect(
         Access.ACTING,
@@ -192,6 +202,8 @@ class World:
     nj_tip: int
     code: str
     nj_code: str
+    ny_photo: int
+    nj_photo: int
 
 
 @pytest.fixture
@@ -215,8 +227,29 @@ def world(app: Flask, session: Session) -> World:
         details=f"{NJ_MARKER} details",
         descriptions=f"{NJ_MARKER} people",
     )
+    session.flush()
+    # Each photo carries its tip's marker, so a photo shown to the wrong place is caught too.
+    photos = [
+        TipPhoto(
+            tip_id=tip.id,
+            at=NOW,
+            content_type="image/png",
+            width=1,
+            height=1,
+            data=b"\x89PNG " + marker.encode(),
+        )
+        for tip, marker in ((ny, NY_MARKER), (nj, NJ_MARKER))
+    ]
+    session.add_all(photos)
     session.commit()
-    return World(ny_tip=ny.id, nj_tip=nj.id, code=placement.code, nj_code=nj_poster.code)
+    return World(
+        ny_tip=ny.id,
+        nj_tip=nj.id,
+        code=placement.code,
+        nj_code=nj_poster.code,
+        ny_photo=photos[0].id,
+        nj_photo=photos[1].id,
+    )
 
 
 def sign_in_as(app: Flask, session: Session, name: str) -> tuple[FlaskClient, set[str]]:
@@ -253,8 +286,8 @@ def attempts(role: Role | None, codes: set[str], world: World) -> Iterator[Attem
     )
     for (_rule, method), expect in rows:
         places = [
-            ("NY", dict(tip=world.ny_tip, code=world.code, station="NYP")),
-            ("NJ", dict(tip=world.nj_tip, code=world.nj_code, station="NWK")),
+            ("NY", dict(tip=world.ny_tip, code=world.code, station="NYP", photo=world.ny_photo)),
+            ("NJ", dict(tip=world.nj_tip, code=world.nj_code, station="NWK", photo=world.nj_photo)),
         ]
         if not (expect.per_tip or expect.per_poster):
             places = [(None, places[0][1])]
@@ -387,7 +420,9 @@ def test_every_staff_form_refuses_a_missing_or_forged_csrf_token(
     assert posts, "the matrix has POST rules"
     for _rule, expect in posts:
         for call in expect.calls:
-            url = call.url.format(tip=world.ny_tip, code=world.code, station="NYP")
+            url = call.url.format(
+                tip=world.ny_tip, code=world.code, station="NYP", photo=world.ny_photo
+            )
             for data in (dict(call.data or {}), {**(call.data or {}), "csrf_token": "forged"}):
                 response: TestResponse = browser.post(url, data=data)
                 assert response.status_code == 400, f"POST {url} with {data}"

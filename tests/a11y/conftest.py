@@ -16,13 +16,15 @@ from tests import factories
 from tests.intake import conftest as intake
 from tests.intake.conftest import Posters
 from tipline.accounts.models import Role
+from tipline.intake.i18n import LANGUAGES
 
 # The intake tests' posters (a station, a train, a retired one), shared as a fixture here.
 posters = intake.posters
 HERE = Path(__file__).resolve().parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-LANGS = ("en", "es", "fr")
+#: Every language the traveler pages speak, Arabic (right to left) included.
+LANGS = tuple(LANGUAGES)
 PHONE = {"width": 360, "height": 740}
 #: Screenshots land here (gitignored), one PNG per traveler page and language.
 SHOTS = HERE.parent.parent / "test-output" / "screenshots"

@@ -84,6 +84,8 @@ def server_env(db: ServerDatabase, tmp_path: Path, **settings: str) -> dict[str,
         "TIPLINE_PUBLIC_URL": "https://tips.example.org",
         "TIPLINE_INSTANCE_PATH": str(tmp_path / "server-instance"),
         "TIPLINE_ALERTS_INLINE": "false",
+        # The run's one keyring (tests/conftest.py): the test reads what the workers sealed.
+        "TIPLINE_DATA_KEY": os.environ["TIPLINE_DATA_KEY"],
     }
     env.update({f"TIPLINE_{name}": value for name, value in settings.items()})
     return env

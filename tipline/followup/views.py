@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Length
 
 from tipline import security
 from tipline.accounts import audit
-from tipline.accounts.auth import clock, current_user, staff_required
+from tipline.accounts.auth import clock, current_user, refuse, staff_required
 from tipline.accounts.models import Role, User
 from tipline.config import get_settings
 from tipline.db import db, utcnow
@@ -177,8 +177,10 @@ def _staff_tip(tip_id: int) -> tuple[User, Tip]:
     assert user is not None  # staff_required ran first
     try:
         return user, get_tip_for(db.session, user, tip_id)
-    except TipNotFound:
-        abort(404)
+    except TipNotFound as exc:
+        # Audited like the tip page's refusal: asking for another place's tip is an event.
+        reason = "outside the user's jurisdictions" if exc.hidden else "no such tip"
+        refuse(target=f"tip:{tip_id}", detail={"reason": reason}, status=404)
 
 
 @bp.post("/staff/tips/<int:tip_id>/reply")

@@ -51,7 +51,9 @@ class Catalog(dict[str, str]):
     def __call__(self, key: str, **values: Any) -> str:
         if self.dir == "rtl":
             # A number filled in (a country's hotline) keeps its order inside right-to-left text.
-            values = {k: _isolate_numbers(v) if isinstance(v, str) else v for k, v in values.items()}
+            values = {
+                k: _isolate_numbers(v) if isinstance(v, str) else v for k, v in values.items()
+            }
         if key in self.plurals:
             count, forms = self.plurals[key]
             index = self._plural_index(int(values[count]))

@@ -73,8 +73,7 @@ _SEND_HASH = base64.b64encode(hashlib.sha256(SEND_JS.encode()).digest()).decode(
 # The site-wide policy plus exactly these inline scripts, by hash: nothing else may run.
 # connect-src 'self': the sender posts the form to its own origin, nowhere else.
 PUBLIC_CSP = (
-    f"{security.CSP}; script-src 'sha256-{_SCRIPT_HASH}' 'sha256-{_SEND_HASH}'; "
-    "connect-src 'self'"
+    f"{security.CSP}; script-src 'sha256-{_SCRIPT_HASH}' 'sha256-{_SEND_HASH}'; connect-src 'self'"
 )
 
 SCANS = "tipline.intake.scans"
