@@ -184,7 +184,12 @@ def users_page() -> str:
         (u, users.user_state(u, locked=throttle.locked_for(u.email) > 0))
         for u in users.list_users(db.session, within=within)
     ]
-    return render_template("accounts/users.html", rows=rows, scoped=within is not None)
+    return render_template(
+        "accounts/users.html",
+        rows=rows,
+        scoped=within is not None,
+        manageable=lambda user: users.may_manage(admin, user),
+    )
 
 
 @bp.route("/staff/audit", endpoint="audit")

@@ -171,12 +171,18 @@ def email_text(message: Announcement, *, now: datetime) -> tuple[str, str]:
 
 def send_email(message: Announcement, settings: AlertSettings, *, now: datetime) -> None:
     """Send the alert by SMTP (STARTTLS and login when configured)."""
+    subject, body = email_text(message, now=now)
+    send_mail(settings, to=message.target, subject=subject, body=body)
+
+
+def send_mail(settings: AlertSettings, *, to: str, subject: str, body: str) -> None:
+    """Send one plain-text email by SMTP (STARTTLS and login when configured); DeliveryError
+    says in words what went wrong."""
     if not settings.smtp_host:
         raise DeliveryError("TIPLINE_SMTP_HOST is not set, so no email can be sent")
-    subject, body = email_text(message, now=now)
     mail = EmailMessage()
     mail["From"] = settings.smtp_from
-    mail["To"] = message.target
+    mail["To"] = to
     mail["Subject"] = subject
     mail["Message-ID"] = make_msgid(domain="tipline")
     mail.set_content(body)
@@ -195,7 +201,7 @@ def send_email(message: Announcement, settings: AlertSettings, *, now: datetime)
         ) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         raise DeliveryError(
-            f"the mail server {server} refused the address {message.target}"
+            f"the mail server {server} refused the address {to}"
         ) from exc
     except smtplib.SMTPResponseException as exc:
         raise DeliveryError(
