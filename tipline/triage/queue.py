@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from tipline.accounts.models import User
 from tipline.intake.models import Priority, Tip, TipJurisdiction, TipStatus
 from tipline.intake.services import EXPORT_FIELDS, tip_record
+from tipline.locations.regions import NATIONAL
 from tipline.triage.display import station_timezones
 from tipline.triage.models import QueueEntry
 
@@ -120,10 +121,15 @@ class QueuePage:
 
 def visible(user: User) -> ColumnElement[bool]:
     """The SQL condition for tips `user` may see: one of their jurisdictions, or national."""
-    if user.is_national:
+    return visible_in(user.jurisdiction_codes())
+
+
+def visible_in(codes: Iterable[str]) -> ColumnElement[bool]:
+    """The SQL condition for tips routed to one of `codes` ("national" among them: every tip)."""
+    wanted = sorted(set(codes))
+    if NATIONAL in wanted:
         return true()
-    codes = sorted(user.jurisdiction_codes())
-    return exists().where(TipJurisdiction.tip_id == Tip.id, TipJurisdiction.code.in_(codes))
+    return exists().where(TipJurisdiction.tip_id == Tip.id, TipJurisdiction.code.in_(wanted))
 
 
 @dataclass(frozen=True)

@@ -200,9 +200,7 @@ def send_mail(settings: AlertSettings, *, to: str, subject: str, body: str) -> N
             f"TIPLINE_SMTP_PASSWORD): {_smtp_reply(exc)}"
         ) from exc
     except smtplib.SMTPRecipientsRefused as exc:
-        raise DeliveryError(
-            f"the mail server {server} refused the address {to}"
-        ) from exc
+        raise DeliveryError(f"the mail server {server} refused the address {to}") from exc
     except smtplib.SMTPResponseException as exc:
         raise DeliveryError(
             f"the mail server {server} refused the message: {_smtp_reply(exc)}"
