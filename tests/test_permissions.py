@@ -114,6 +114,9 @@ MATRIX: dict[tuple[str, str], Expect] = {
         # 409: the workflow refuses a step (reopening an open tip); the role and place allowed it.
         ok=frozenset({302, 409}),
     ),
+    ("/staff/tips/<int:tip_id>/packet", "POST"): Expect(
+        Access.ACTING, (Call("/staff/tips/{tip}/packet", {"partner": "Matrix PD"}),), per_tip=True
+    ),
     ("/staff/export.<any(csv, json):fmt>", "GET"): Expect(
         Access.ACTING,
         (Call("/staff/export.csv?status=all"), Call("/staff/export.json?status=all&station=NWK")),

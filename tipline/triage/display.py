@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tipline.intake.models import Priority, Tip, TipStatus
+from tipline.locations import regions
 from tipline.locations.models import Station
 
 SHORT_INDICATORS = {
@@ -47,6 +48,18 @@ def station_timezones(session: Session, codes: set[str | None]) -> dict[str, str
         return {}
     rows = session.execute(select(Station.code, Station.timezone).where(Station.code.in_(wanted)))
     return {code: tz for code, tz in rows}
+
+
+def tip_timezone(session: Session, tip: Tip) -> str | None:
+    """The tip's local zone: its station's (a train's: its last or next stop's), else its
+    state's or province's usual zone; None when the place is unknown."""
+    codes = [tip.station_code, tip.last_stop_code, tip.next_stop_code]
+    zones = station_timezones(session, set(codes))
+    for code in codes:
+        if code and code in zones:
+            return zones[code]
+    region = regions.find(tip.state or next(iter(tip.jurisdiction_codes()), None))
+    return region.timezone if region is not None and region.country is not None else None
 
 
 def is_overdue(tip: Tip, now: datetime, *, urgent_minutes: float, other_hours: float) -> bool:

@@ -49,6 +49,8 @@ class EventKind(enum.StrEnum):
     # an announcement could not be delivered at all.
     ESCALATED = "escalated"
     ALERT_FAILED = "alert_failed"
+    # A hand-off packet was made for a partner (referred_to holds whom).
+    HANDOFF = "handoff"
 
 
 class TipEvent(Base):

@@ -232,6 +232,23 @@ def refer(
     return event
 
 
+def record_handoff(
+    session: Session, *, tip: Tip, actor: User, now: datetime, partner: str
+) -> TipEvent:
+    """Put a hand-off packet for `partner` on the timeline and in the audit log."""
+    _check_actor(actor, tip)
+    whom = _required(partner, "Name the partner the packet is for.", 200)
+    return _event(
+        session,
+        tip,
+        actor,
+        now,
+        EventKind.HANDOFF,
+        referred_to=whom,
+        audit_detail={"partner": whom, "words": tip.consent_forward},
+    )
+
+
 def close(
     session: Session,
     *,
