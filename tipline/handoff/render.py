@@ -10,7 +10,6 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 from reportlab.lib.colors import HexColor
 from reportlab.lib.pagesizes import LETTER
@@ -19,6 +18,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from tipline.handoff.shareable import WITHHELD, Shareable, Stop
 from tipline.posters.text import BOLD, REGULAR, font_metrics
+from tipline.triage.display import stamp_utc as local
 
 MM = 72 / 25.4
 _BODY = ParagraphStyle("body", fontName=REGULAR, fontSize=10.5, leading=14)
@@ -43,15 +43,6 @@ class Packet:
     partner: str
     made_at: datetime
     timezone: str | None  # the tip's place's zone (a station's or its agency's)
-
-
-def local(moment: datetime, tz_name: str | None) -> str:
-    """ "2026-06-15 08:00 EDT (12:00 UTC)", or UTC alone when the zone is unknown."""
-    utc = moment.strftime("%Y-%m-%d %H:%M UTC")
-    if not tz_name:
-        return utc
-    there = moment.astimezone(ZoneInfo(tz_name))
-    return f"{there.strftime('%Y-%m-%d %H:%M %Z')} ({moment.strftime('%H:%M')} UTC)"
 
 
 def render_packet(packet: Packet) -> bytes:

@@ -26,7 +26,7 @@ from tipline.accounts.models import User
 from tipline.intake.models import Priority, Tip, TipJurisdiction, TipStatus
 from tipline.intake.services import EXPORT_FIELDS, tip_record
 from tipline.locations.regions import NATIONAL
-from tipline.triage.display import station_timezones
+from tipline.triage.display import station_timezones, zone_codes
 from tipline.triage.models import QueueEntry
 
 OPEN_STATUSES = (
@@ -279,7 +279,7 @@ def queue_page(
                 select(User.id, User.email).where(User.id.in_(assignee_ids))
             )
         }
-    page.timezones = station_timezones(session, {t.next_stop_code for t in tips})
+    page.timezones = station_timezones(session, set().union(*(zone_codes(t) for t in tips)))
     return page
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -334,7 +335,9 @@ def _tip_page(
     assert isinstance(priority_form, PriorityForm)
     if failed is None or failed[0] != "priority":
         priority_form.priority.data = int(tip.priority)
-    codes = {tip.last_stop_code, tip.next_stop_code}
+    related = q.related_tips(db.session, user, tip)
+    codes = display.zone_codes(tip) | {r.station_code for r in related}
+    zones = display.station_timezones(db.session, codes)
     assignee = db.session.get(User, tip.assignee_id) if tip.assignee_id else None
     return render_template(
         "triage/tip.html",
@@ -344,10 +347,11 @@ def _tip_page(
         error=error,
         jurisdictions=tip.jurisdiction_codes(),
         timeline=services.timeline(db.session, tip),
-        related=q.related_tips(db.session, user, tip),
+        related=related,
+        zone=display.zone_of(tip, zones),
         alerts=alert_status.alerts_of_tip(db.session, tip.id),
         assignee=assignee,
-        zones=display.station_timezones(db.session, codes),
+        zones=zones,
         can_act=user.role in services.ACTING_ROLES,
         allowed=services.TRANSITIONS[TipStatus(tip.status)],
         indicator_label=_indicator_label,
@@ -373,11 +377,19 @@ def _display(now: datetime) -> dict[str, Any]:
         ),
         "place": display.place_label,
         "local_time": display.local_time,
+        "zone_of": display.zone_of,
+        "stamp": functools.partial(display.stamp, mine=_own_zone()),
         "short_indicator": display.short_indicator,
         "priority_name": lambda p: Priority(p).name.lower(),
         "resolution_label": lambda r: Resolution(r).label if r else "",
         "statuses": TipStatus,
     }
+
+
+def _own_zone() -> str | None:
+    """The signed-in user's own time zone (their account setting), if they chose one."""
+    user = current_user()
+    return user.timezone if user is not None else None
 
 
 def _json(records: Iterator[dict[str, Any]]) -> Iterator[str]:

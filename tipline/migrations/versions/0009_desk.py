@@ -1,4 +1,4 @@
-"""partner API tokens
+"""partner API tokens; each staff user's own time zone
 
 Revision ID: 0009_desk
 Revises: 0008_alerts
@@ -33,5 +33,14 @@ def upgrade() -> None:
     )
 
 
+    # A plain ADD COLUMN: a batch rebuild of staff_user would drop and re-create a table other
+    # tables reference, which SQLite's foreign keys turn into cascades.
+    op.add_column("staff_user", sa.Column("timezone", sa.String(length=64), nullable=True))
+
+
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE staff_user DROP COLUMN timezone")
+    else:
+        op.drop_column("staff_user", "timezone")
     op.drop_table("api_token")

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tipline.config import Settings, SettingsError
+from tipline.triage.display import stamp_utc
 from tipline.triage.models import ChannelKind
 
 SIGNATURE_HEADER = "X-Tipline-Signature"
@@ -120,6 +121,7 @@ class Announcement:
     kind: ChannelKind
     target: str
     step: int = 0  # 0: the first announcement; n: the n-th escalation
+    timezone: str | None = None  # the tip's local zone: people read its time there
 
 
 def deliver(message: Announcement, settings: AlertSettings, *, now: datetime) -> None:
@@ -159,7 +161,7 @@ def email_text(message: Announcement, *, now: datetime) -> tuple[str, str]:
             f"Priority:      {priority}",
             f"Place:         {message.place}",
             f"Jurisdictions: {', '.join(message.jurisdictions) or 'none'}",
-            f"Received:      {message.received_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+            f"Received:      {stamp_utc(message.received_at, message.timezone)}",
             "",
             f"Open it (sign-in required): {message.url}",
             "",
