@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -20,11 +20,10 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from tipline.accounts.models import User
 from tipline.intake.models import Priority, Tip, TipJurisdiction, TipStatus
-from tipline.intake.services import EXPORT_FIELDS, tip_record
 from tipline.locations.regions import NATIONAL
 from tipline.triage.display import station_timezones, zone_codes
 from tipline.triage.models import QueueEntry
@@ -324,48 +323,6 @@ def _filtered(user: User, f: QueueFilter) -> Select[Any]:
 
 
 # The export: the intake's record of what the traveler sent and where, then the handling.
-EXPORT_COLUMNS = (
-    *EXPORT_FIELDS,
-    "assignee",
-    "priority_overridden",
-    "acknowledged_at",
-    "referred_to",
-    "referral_ref",
-    "closed_at",
-    "resolution",
-    "duplicate_of",
-)
-
-
-def export_records(session: Session, user: User, f: QueueFilter) -> Iterator[dict[str, Any]]:
-    """Every tip of the filtered queue as plain data, in queue order, streamed in batches."""
-    query = (
-        _filtered(user, f)
-        .options(selectinload(Tip.jurisdictions))
-        .order_by(*_order(_TIP_KEYS, QueueFilter(status=ALL)))
-        .execution_options(yield_per=500)
-    )
-    emails: dict[int, str] = {}
-    for tip in session.scalars(query):
-        if tip.assignee_id is not None and tip.assignee_id not in emails:
-            emails[tip.assignee_id] = session.get_one(User, tip.assignee_id).email
-        yield {
-            **tip_record(tip),
-            "assignee": emails.get(tip.assignee_id) if tip.assignee_id else None,
-            "priority_overridden": tip.priority_overridden,
-            "acknowledged_at": _iso(tip.acknowledged_at),
-            "referred_to": tip.referred_to,
-            "referral_ref": tip.referral_ref,
-            "closed_at": _iso(tip.closed_at),
-            "resolution": tip.resolution,
-            "duplicate_of": tip.duplicate_of_id,
-        }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
 def count_filtered(session: Session, user: User, f: QueueFilter) -> int:
     """How many tips the filtered queue holds in all."""
     query = select(func.count()).select_from(_filtered(user, f).subquery())
@@ -413,3 +370,7 @@ def urgent_unacknowledged(session: Session, user: User, *, limit: int = 50) -> l
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+# The export moved to its own module; these names stay importable from here.
+from tipline.triage.export import EXPORT_COLUMNS, export_records  # noqa: E402, F401

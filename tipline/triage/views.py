@@ -42,6 +42,7 @@ from tipline.triage import display, services
 from tipline.triage import queue as q
 from tipline.triage.alerts import status as alert_status
 from tipline.triage.alerts.outbox import channel_label
+from tipline.triage.export import EXPORT_COLUMNS, start_export
 from tipline.triage.forms import (
     AcknowledgeForm,
     AssignForm,
@@ -93,8 +94,7 @@ def queue() -> Response:
     )
     response.headers["Content-Security-Policy"] = QUEUE_CSP
     if f.is_default and not request.args.get("after"):
-        # The Refresh header is the HTML standard's meta refresh, sent as a header: no script.
-        # ?auto=1 tells the session this reload is not the user's activity.
+        # The HTML standard's meta refresh as a header (no script); ?auto=1: not user activity.
         again = url_for("triage.queue", auto=1)
         response.headers["Refresh"] = f"{_refresh_seconds()}; url={again}"
     return response
@@ -239,18 +239,9 @@ def export(fmt: str) -> Response:
     form = QueueFilterForm(request.args, user=user)
     if not form.validate():
         abort(400)
-    f = form.to_filter()
-    total = q.count_filtered(db.session, user, f)  # a read: audit.record takes the write lock
-    audit.record(
-        db.session,
-        action="tip.export",
-        actor=user,
-        now=now,
-        detail={"format": fmt, "filters": f.params(), "count": total},
-    )
+    records = start_export(db.session, user=user, f=form.to_filter(), fmt=fmt, now=now)
     db.session.commit()
-    records = q.export_records(db.session, user, f)
-    body = csvout.lines(q.EXPORT_COLUMNS, records) if fmt == "csv" else _json(records)
+    body = csvout.lines(EXPORT_COLUMNS, records) if fmt == "csv" else _json(records)
     response = Response(
         stream_with_context(body),
         mimetype="text/csv" if fmt == "csv" else "application/json",
