@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -16,7 +15,6 @@ from tests.factories import STAFF_PASSWORD, sign_in, staff_user
 from tests.triage.alerts.conftest import Mailbox
 from tipline.accounts import users
 from tipline.accounts.models import AuditEvent, Role, StaffSession, User
-from tipline.config import update_settings
 
 LINK = re.compile(r'<code id="setup-link">([^<]+)</code>')
 
@@ -160,15 +158,6 @@ def test_the_last_national_admin_cannot_lock_themselves_out(
     staff_user(session, email="deputy@example.gov", role=Role.ADMIN, jurisdictions=("national",))
     status, _ = _post(client, page, page, {"role": "viewer", "jurisdictions": ["national"]})
     assert status == 302
-
-
-@pytest.fixture
-def mailbox(app: Flask) -> Iterator[Mailbox]:
-    box = Mailbox()
-    box.start()
-    update_settings(app, SMTP_HOST="127.0.0.1", SMTP_PORT=box.port, SMTP_FROM="desk@tipline.test")
-    yield box
-    box.stop()
 
 
 def test_the_set_up_link_is_emailed_when_smtp_is_set(

@@ -7,7 +7,11 @@ end the user's open sessions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from tipline.accounts import users
@@ -22,7 +26,12 @@ from tipline.triage.alerts.delivery import AlertSettings, DeliveryError, send_ma
 
 bp = Blueprint("users", __name__)
 
-ACTIONS = {"disable": users.disable_user, "enable": users.enable_user}
+ACTIONS: dict[str, Callable[..., object]] = {
+    "disable": users.disable_user,
+    "enable": users.enable_user,
+    "reset": users.reset_user,
+}
+T = TypeVar("T")
 
 
 def _admin() -> User:
@@ -71,28 +80,38 @@ def _show_link(user: User, token: str, what: str) -> str:
     )
 
 
+def _saved(work: Callable[[Session], T]) -> T | AccountError:
+    """Run one account change under the write lock and commit it; a refusal is rolled back
+    and returned for the page to show."""
+    try:
+        done = work(db.write())
+    except AccountError as exc:
+        db.session.rollback()
+        return exc
+    db.session.commit()
+    return done
+
+
 @bp.route("/staff/users/new", methods=["GET", "POST"], endpoint="invite")
 @staff_required(Role.ADMIN)
 def invite() -> str | tuple[str, int]:
     """Invite a staff member: email, role and jurisdictions; the set-up link is shown once."""
-    form, error = _choices(InviteForm()), None
+    form, outcome = _choices(InviteForm()), None
     if form.validate_on_submit():
-        try:
-            user, token = users.create_user(
-                db.write(),
+        outcome = _saved(
+            lambda session: users.create_user(
+                session,
                 email=form.email.data or "",
                 role=Role(form.role.data),
                 jurisdiction_codes=form.jurisdictions.data or [],
                 actor=_admin(),
                 now=clock(),
             )
-        except (AccountError, ValueError) as exc:
-            db.session.rollback()
-            error = str(exc)
-        else:
-            db.session.commit()
-            return _show_link(user, token, "invited")
-    return render_template("accounts/users_invite.html", form=form, error=error), 200
+        )
+        if not isinstance(outcome, AccountError):
+            return _show_link(*outcome, "invited")
+    page = render_template("accounts/users_invite.html", form=form, error=outcome)
+    return page, 200
 
 
 @bp.route("/staff/users/<int:user_id>", methods=["GET", "POST"], endpoint="edit")
@@ -113,21 +132,17 @@ def edit(user_id: int) -> Response | tuple[str, int]:
     return page, 200
 
 
-def _change(user: User, form: StaffForm) -> str | None:
-    try:
-        users.change_user(
-            db.write(),
+def _change(user: User, form: StaffForm) -> AccountError | None:
+    return _saved(
+        lambda session: users.change_user(
+            session,
             user=user,
             role=Role(form.role.data),
             jurisdiction_codes=form.jurisdictions.data or [],
             actor=_admin(),
             now=clock(),
         )
-    except (AccountError, ValueError) as exc:
-        db.session.rollback()
-        return str(exc)
-    db.session.commit()
-    return None
+    )
 
 
 @bp.route(
@@ -141,17 +156,13 @@ def act(user_id: int, action: str) -> Response | str:
     user = _managed(user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        if action == "reset":
-            token = users.reset_user(db.write(), user=user, actor=_admin(), now=clock())
-        else:
-            ACTIONS[action](db.write(), user=user, actor=_admin(), now=clock())
-    except AccountError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("users.edit", user_id=user.id))
-    db.session.commit()
-    if action == "reset":
-        return _show_link(user, token, "reset")
-    flash(f"{user.email}: {action}d; their open sessions have ended.", "success")
+    outcome = _saved(
+        lambda session: ACTIONS[action](session, user=user, actor=_admin(), now=clock())
+    )
+    if isinstance(outcome, AccountError):
+        flash(str(outcome), "error")
+    elif action == "reset":
+        return _show_link(user, str(outcome), "reset")
+    else:
+        flash(f"{user.email}: {action}d; their open sessions have ended.", "success")
     return redirect(url_for("users.edit", user_id=user.id))

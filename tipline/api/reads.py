@@ -6,6 +6,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -57,8 +58,20 @@ def decode_cursor(cursor: str) -> int:
     return tip_id
 
 
-def _system(token: ApiToken) -> str:
-    return f"api:{token.name}"
+def _audit(
+    session: Session, token: ApiToken, action: str, target: str, now: datetime, **detail: Any
+) -> None:
+    """One audit record of a read by `token` (the actor is the token, named "api:<name>")."""
+    record(
+        session,
+        action=action,
+        actor=None,
+        system=f"api:{token.name}",
+        now=now,
+        target=target,
+        outcome="denied" if action == "access.denied" else "ok",
+        detail=detail,
+    )
 
 
 def list_tips(
@@ -81,14 +94,14 @@ def list_tips(
     tips = list(session.scalars(statement))
     more = len(tips) > query.limit
     tips = tips[: query.limit]
-    record(
+    _audit(
         session,
-        action="api.tips.list",
-        actor=None,
-        system=_system(token),
-        now=now,
-        target=f"api_token:{token.id}",
-        detail={"count": len(tips), "tips": [t.id for t in tips]},
+        token,
+        "api.tips.list",
+        f"api_token:{token.id}",
+        now,
+        count=len(tips),
+        tips=[t.id for t in tips],
     )
     return [shareable(t) for t in tips], encode_cursor(tips[-1].id) if more else None
 
@@ -101,23 +114,7 @@ def get_tip(session: Session, *, token: ApiToken, tip_id: int, now: datetime) ->
     if tip is None:
         exists = 0 < tip_id <= MAX_ID and session.get(Tip, tip_id) is not None
         if exists:
-            record(
-                session,
-                action="access.denied",
-                actor=None,
-                system=_system(token),
-                now=now,
-                target=f"tip:{tip_id}",
-                outcome="denied",
-                detail={"via": "api"},
-            )
+            _audit(session, token, "access.denied", f"tip:{tip_id}", now, via="api")
         raise NotFound(f"no tip {tip_id} in this token's jurisdictions")
-    record(
-        session,
-        action="api.tip.view",
-        actor=None,
-        system=_system(token),
-        now=now,
-        target=f"tip:{tip.id}",
-    )
+    _audit(session, token, "api.tip.view", f"tip:{tip.id}", now)
     return shareable(tip)
