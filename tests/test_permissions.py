@@ -63,7 +63,8 @@ TIP_ACTIONS: dict[str, dict[str, str]] = {
 class Call:
     """One request a rule is tried with: a URL template and, for a POST, its fields."""
 
-    url: str  # {tip}: the tip's id; {code}: a placement's code; {station}: its station
+    url: str  # {tip}: the tip's id; {code}: a placement's code; {station}: its station;
+    # {user}: a staff member of that jurisdiction
     data: dict[str, str] | None = None
     csrf_prefix: str = ""
 
@@ -76,6 +77,7 @@ class Expect:
     calls: tuple[Call, ...]
     per_tip: bool = False  # tried on the New York tip and on the New Jersey one
     per_poster: bool = False  # tried on the New York poster and on the New Jersey one
+    per_user: bool = False  # tried on a New York staff member and on a New Jersey one
     ok: frozenset[int] = field(default_factory=lambda: frozenset({200}))
 
 
@@ -99,6 +101,11 @@ MATRIX: dict[tuple[str, str], Expect] = {
         Access.STAFF, (Call("/staff/"), Call("/staff/?status=all&jurisdiction=NJ"))
     ),
     ("/staff/account", "GET"): Expect(Access.STAFF, (Call("/staff/account"),)),
+    ("/staff/account", "POST"): Expect(
+        Access.STAFF,
+        (Call("/staff/account", {"timezone": "America/Chicago"}),),
+        ok=frozenset({302}),
+    ),
     ("/staff/tips/<int:tip_id>", "GET"): Expect(
         Access.STAFF, (Call("/staff/tips/{tip}"),), per_tip=True
     ),
@@ -122,12 +129,41 @@ MATRIX: dict[tuple[str, str], Expect] = {
         per_tip=True,
         ok=frozenset({302}),
     ),
+    ("/staff/tips/<int:tip_id>/packet", "POST"): Expect(
+        Access.ACTING, (Call("/staff/tips/{tip}/packet", {"partner": "Matrix PD"}),), per_tip=True
+    ),
     ("/staff/export.<any(csv, json):fmt>", "GET"): Expect(
         Access.ACTING,
         (Call("/staff/export.csv?status=all"), Call("/staff/export.json?status=all&station=NWK")),
     ),
     # -- admins
     ("/staff/users", "GET"): Expect(Access.ADMIN, (Call("/staff/users"),)),
+    ("/staff/users/new", "GET"): Expect(Access.ADMIN, (Call("/staff/users/new"),)),
+    ("/staff/users/new", "POST"): Expect(
+        Access.ADMIN,
+        (
+            Call(
+                "/staff/users/new",
+                {"email": "m@example.gov", "role": "viewer", "jurisdictions": "NY"},
+            ),
+        ),
+    ),
+    # -- admins, and only for staff wholly within their own jurisdictions (national: all)
+    ("/staff/users/<int:user_id>", "GET"): Expect(
+        Access.ADMIN, (Call("/staff/users/{user}"),), per_user=True
+    ),
+    ("/staff/users/<int:user_id>", "POST"): Expect(
+        Access.ADMIN,
+        (Call("/staff/users/{user}", {"role": "viewer", "jurisdictions": "{state}"}),),
+        per_user=True,
+        ok=frozenset({302}),
+    ),
+    ("/staff/users/<int:user_id>/<any(disable, enable, reset):action>", "POST"): Expect(
+        Access.ADMIN,
+        tuple(Call(f"/staff/users/{{user}}/{a}", {}) for a in ("disable", "enable", "reset")),
+        per_user=True,
+        ok=frozenset({200, 302}),
+    ),
     ("/staff/audit", "GET"): Expect(Access.ADMIN, (Call("/staff/audit"),)),
     ("/staff/alerts", "GET"): Expect(Access.ADMIN, (Call("/staff/alerts"),)),
     ("/staff/posters", "GET"): Expect(Access.ADMIN, (Call("/staff/posters?show=all"),)),
@@ -204,6 +240,8 @@ class World:
     nj_code: str
     ny_photo: int
     nj_photo: int
+    ny_user: int
+    nj_user: int
 
 
 @pytest.fixture
@@ -215,7 +253,10 @@ def world(app: Flask, session: Session) -> World:
     nwk = factories.station(session, **{**factories.NWK, "name": f"{NJ_MARKER} Newark Penn"})
     nj_poster = factories.placement(session, station=nwk, spot=f"{NJ_MARKER} concourse")
     # New Jersey staff: a New York admin's staff list must not show them.
-    factories.staff_user(session, email=f"{NJ_MARKER}.triager@example.gov", jurisdictions=("NJ",))
+    nj_user, _ = factories.staff_user(
+        session, email=f"{NJ_MARKER}.triager@example.gov", jurisdictions=("NJ",)
+    )
+    ny_user, _ = factories.staff_user(session, email="ny.staff@example.gov", jurisdictions=("NY",))
     ny = factories.tip(session, jurisdictions=("NY",), details=f"{NY_MARKER} on the platform")
     nj = factories.tip(
         session,
@@ -249,6 +290,8 @@ def world(app: Flask, session: Session) -> World:
         nj_code=nj_poster.code,
         ny_photo=photos[0].id,
         nj_photo=photos[1].id,
+        ny_user=ny_user.id,
+        nj_user=nj_user.id,
     )
 
 
@@ -284,18 +327,21 @@ def attempts(role: Role | None, codes: set[str], world: World) -> Iterator[Attem
     rows = sorted(
         MATRIX.items(), key=lambda kv: (kv[0][1] != "GET", kv[0] == ("/staff/signout", "POST"))
     )
+    ny_extra = dict(photo=world.ny_photo, user=world.ny_user)
+    nj_extra = dict(photo=world.nj_photo, user=world.nj_user)
     for (_rule, method), expect in rows:
         places = [
-            ("NY", dict(tip=world.ny_tip, code=world.code, station="NYP", photo=world.ny_photo)),
-            ("NJ", dict(tip=world.nj_tip, code=world.nj_code, station="NWK", photo=world.nj_photo)),
+            ("NY", dict(tip=world.ny_tip, code=world.code, station="NYP", **ny_extra)),
+            ("NJ", dict(tip=world.nj_tip, code=world.nj_code, station="NWK", **nj_extra)),
         ]
-        if not (expect.per_tip or expect.per_poster):
+        if not (expect.per_tip or expect.per_poster or expect.per_user):
             places = [(None, places[0][1])]
         for which, place in places:
             for call in expect.calls:
                 url = call.url.format(**place)
                 data = call.data
                 if data is not None:
+                    data = {k: v.format(state=which) for k, v in data.items()}
                     data = {**data, f"{call.csrf_prefix}csrf_token": "{csrf}"}
                 if expect.access is Access.PUBLIC:
                     expected = "public"
@@ -421,7 +467,11 @@ def test_every_staff_form_refuses_a_missing_or_forged_csrf_token(
     for _rule, expect in posts:
         for call in expect.calls:
             url = call.url.format(
-                tip=world.ny_tip, code=world.code, station="NYP", photo=world.ny_photo
+                tip=world.ny_tip,
+                code=world.code,
+                station="NYP",
+                photo=world.ny_photo,
+                user=world.ny_user,
             )
             for data in (dict(call.data or {}), {**(call.data or {}), "csrf_token": "forged"}):
                 response: TestResponse = browser.post(url, data=data)

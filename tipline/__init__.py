@@ -42,13 +42,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     triage.init_app(app)
     locations.init_app(app)
 
+    from tipline.accounts.staff_views import bp as users_bp
     from tipline.accounts.views import bp as accounts_bp
+    from tipline.api.views import bp as api_bp
     from tipline.followup.views import bp as followup_bp
+    from tipline.handoff.views import bp as handoff_bp
     from tipline.intake.views import bp as intake_bp
     from tipline.posters.views import bp as posters_bp
     from tipline.triage.views import bp as triage_bp
 
-    for blueprint in (intake_bp, accounts_bp, triage_bp, posters_bp, followup_bp):
+    blueprints = (intake_bp, accounts_bp, users_bp, triage_bp, posters_bp, api_bp, handoff_bp)
+    for blueprint in (*blueprints, followup_bp):
         app.register_blueprint(blueprint)
 
     from tipline import serving

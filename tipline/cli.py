@@ -103,13 +103,14 @@ def run(host: str, port: int) -> None:
 def _register() -> None:
     """Attach each capability's commands."""
     from tipline.accounts.cli import register as accounts
+    from tipline.api.cli import register as api
     from tipline.intake.cli import register as intake
     from tipline.locations.cli import register as locations
     from tipline.posters.cli import register as posters
     from tipline.sealing.cli import register as sealing
     from tipline.triage.cli import register as triage
 
-    for register in (locations, intake, posters, triage, accounts, sealing):
+    for register in (locations, intake, posters, triage, accounts, api, sealing):
         register(main)
 
 

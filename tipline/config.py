@@ -126,6 +126,7 @@ class Settings:
     # Tips accepted per client / per poster in a window ("count/seconds"; 0 turns a limit off).
     tip_limit_per_client: Rate = setting(Rate(10, 600), "tips per client per window")
     # A poster over its threshold still takes tips from other clients, flagged as a burst.
+    api_rate: Rate = setting(Rate(120, 60), "partner API requests per token per window")
     tip_limit_per_placement: Rate = setting(
         Rate(30, 600), "tips per poster per window before further tips are flagged as a burst"
     )

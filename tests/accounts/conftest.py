@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 
 from tests.conftest import Clock
+from tests.triage.alerts.conftest import mailbox  # noqa: F401  (the SMTP server fixture)
 
 
 @pytest.fixture

@@ -111,7 +111,10 @@ def list_(as_json: bool) -> None:
 def disable(email: str) -> None:
     """Stop EMAIL signing in and sign them out everywhere."""
     user = _user(email)
-    accounts.disable_user(db.write(), user=user, actor=None, now=utcnow())
+    try:
+        accounts.disable_user(db.write(), user=user, actor=None, now=utcnow())
+    except accounts.LastNationalAdmin as exc:
+        raise click.UsageError(str(exc)) from exc
     db.session.commit()
     click.echo(f"disabled {user.email}; their open sessions have ended")
 
@@ -152,7 +155,7 @@ def set_(email: str, role: str | None, jurisdictions: tuple[str, ...]) -> None:
             actor=None,
             now=utcnow(),
         )
-    except UnknownJurisdiction as exc:
+    except (UnknownJurisdiction, accounts.LastNationalAdmin) as exc:
         raise click.UsageError(str(exc)) from exc
     db.session.commit()
     click.echo(f"{user.email}: {user.role.value}; {', '.join(sorted(user.jurisdiction_codes()))}")

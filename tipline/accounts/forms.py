@@ -1,9 +1,17 @@
-"""The sign-in, set-up and audit filter forms."""
+"""The sign-in, set-up and audit filter forms, and the admin's staff forms."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import (
+    DateField,
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
 from tipline.accounts.passwords import MAX_LENGTH, MIN_LENGTH
@@ -63,3 +71,55 @@ class AuditFilterForm(FlaskForm):
     outcome = SelectField("Outcome", choices=OUTCOMES, default="", validators=[Optional()])
     since = DateField("From", validators=[Optional()])
     until = DateField("To (inclusive)", validators=[Optional()])
+
+
+ROLE_CHOICES = [
+    SelectChoice("triager", "Triager"),
+    SelectChoice("viewer", "Viewer"),
+    SelectChoice("admin", "Admin"),
+]
+
+
+def jurisdiction_choices(codes: list[str] | None) -> list[SelectChoice]:
+    """(code, "NY — New York") for each jurisdiction an admin may grant (None: every one)."""
+    from tipline.locations import regions
+
+    every = [regions.NATIONAL_REGION, *sorted(regions.REGIONS.values(), key=lambda r: r.code)]
+    return [
+        SelectChoice(r.code, f"{r.code} — {r.name}")
+        for r in every
+        if codes is None or r.code in codes
+    ]
+
+
+class StaffForm(FlaskForm):
+    """An admin's change of a user's role and jurisdictions."""
+
+    role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
+    jurisdictions = SelectMultipleField(
+        "Jurisdictions", validators=[DataRequired(message="Choose at least one jurisdiction.")]
+    )
+
+
+class InviteForm(StaffForm):
+    """An admin's invitation: an email, a role and jurisdictions within the admin's own."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+
+
+def timezone_choices() -> list[SelectChoice]:
+    """The zones staff work in: every region's usual zone and UTC; "" for none chosen."""
+    from tipline.locations import regions
+
+    zones = sorted({r.timezone for r in regions.REGIONS.values()} | {"UTC"})
+    return [SelectChoice("", "Only each tip's local time"), *[SelectChoice(z) for z in zones]]
+
+
+class ZoneForm(FlaskForm):
+    """The user's own time zone, shown beside each tip's local time where it differs."""
+
+    timezone = SelectField("Your time zone", validators=[Optional()])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes an account (disable, enable, reset): the CSRF token only."""

@@ -49,6 +49,8 @@ class User(Base):
     setup_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
     setup_expires_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
+    # The zone the user works in (IANA name); times show in it beside the tip's own local time.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     # Bumped when the account is disabled, reset, set up or changed: a half-finished sign-in
     # (password given, code not yet) started before the change cannot be completed.
     session_version: Mapped[int] = mapped_column(default=0)

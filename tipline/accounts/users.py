@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +31,68 @@ class UserExists(AccountError):
 
 class UnknownUser(AccountError):
     """No account with this email."""
+
+
+class BeyondScope(AccountError):
+    """An admin tried to grant, or to manage someone, beyond their own jurisdictions."""
+
+
+class LastNationalAdmin(AccountError):
+    """The change would leave no active national admin (nobody could manage the desk)."""
+
+
+def may_manage(actor: User | None, user: User) -> bool:
+    """True when `actor` may change `user`: the command line (None) and national admins may
+    change anyone; a state admin only staff whose every jurisdiction is one of their own."""
+    if actor is None or actor.is_national:
+        return True
+    return user.jurisdiction_codes() <= actor.jurisdiction_codes()
+
+
+def grantable(actor: User | None) -> list[str] | None:
+    """The jurisdictions `actor` may hand out, in order; None when any (national, the CLI)."""
+    if actor is None or actor.is_national:
+        return None
+    return sorted(actor.jurisdiction_codes())
+
+
+def _check_grant(actor: User | None, codes: Iterable[str]) -> None:
+    # An admin hands out only what they hold themselves: a state admin can never mint a
+    # national account or one for a neighbour state, so scope never grows by delegation.
+    allowed = grantable(actor)
+    beyond = sorted(set(codes) - set(allowed)) if allowed is not None else []
+    if beyond:
+        raise BeyondScope(f"you may not grant {', '.join(beyond)}: it is beyond your scope")
+
+
+def _check_manage(actor: User | None, user: User) -> None:
+    if not may_manage(actor, user):
+        raise BeyondScope(f"{user.email} works beyond your jurisdictions")
+
+
+def _is_national_admin(user: User) -> bool:
+    return user.active and user.role is Role.ADMIN and user.is_national
+
+
+def _check_not_last_national_admin(session: Session, user: User) -> None:
+    """Refuse when `user` is the only active national admin (called before they stop being one)."""
+    if not _is_national_admin(user):
+        return
+    others = session.scalar(
+        select(User.id)
+        .join(UserJurisdiction)
+        .where(
+            User.id != user.id,
+            User.active.is_(True),
+            User.role == Role.ADMIN,
+            UserJurisdiction.code == regions.NATIONAL,
+        )
+        .limit(1)
+    )
+    if others is None:
+        raise LastNationalAdmin(
+            f"{user.email} is the last active national admin: make another national admin first"
+        )
 
 
 def normalize_email(email: str) -> str:
@@ -90,6 +153,7 @@ def create_user(
     """A new account waiting for set-up, and the one-time set-up token (shown once)."""
     cleaned = normalize_email(email)
     codes = regions.normalize(jurisdiction_codes)
+    _check_grant(actor, codes)
     if find_user(session, cleaned) is not None:
         raise UserExists(f"a staff user with email {cleaned} exists already")
     user = User(email=cleaned, role=Role(role), active=True, created_at=now, session_version=0)
@@ -110,6 +174,8 @@ def create_user(
 
 def disable_user(session: Session, *, user: User, actor: User | None, now: datetime) -> None:
     """Stop `user` signing in, and end every session they have open."""
+    _check_manage(actor, user)
+    _check_not_last_national_admin(session, user)
     user.active = False
     ended = sessions.end_all(session, user=user, now=now, reason=sessions.Reason.DISABLED)
     record(
@@ -124,6 +190,7 @@ def disable_user(session: Session, *, user: User, actor: User | None, now: datet
 
 def enable_user(session: Session, *, user: User, actor: User | None, now: datetime) -> None:
     """Let a disabled `user` sign in again (with their existing password and authenticator)."""
+    _check_manage(actor, user)
     user.active = True
     session.flush()
     record(
@@ -146,11 +213,20 @@ def change_user(
     now: datetime,
 ) -> None:
     """Change `user`'s role and/or jurisdictions; their open sessions end so the change bites."""
+    _check_manage(actor, user)
     before = {"role": user.role.value, "jurisdictions": sorted(user.jurisdiction_codes())}
+    new_codes = regions.normalize(jurisdiction_codes) if jurisdiction_codes is not None else None
+    if new_codes is not None:
+        _check_grant(actor, new_codes)
+    stays_national_admin = (role is None or Role(role) is Role.ADMIN) and (
+        new_codes is None or regions.NATIONAL in new_codes
+    )
+    if not stays_national_admin:
+        _check_not_last_national_admin(session, user)
     if role is not None:
         user.role = Role(role)
-    if jurisdiction_codes is not None:
-        codes = regions.normalize(jurisdiction_codes)
+    if new_codes is not None:
+        codes = new_codes
         # Replace the collection whole: the delete-orphan cascade removes the old rows first.
         user.jurisdictions = []
         session.flush()
@@ -169,8 +245,27 @@ def change_user(
     )
 
 
+def set_timezone(session: Session, *, user: User, timezone: str | None, now: datetime) -> None:
+    """Set the zone `user` works in (a preference: their sessions stay open); audited."""
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise AccountError(f"not a time zone: {timezone!r}") from None
+    user.timezone = timezone or None
+    record(
+        session,
+        action="user.timezone",
+        actor=user,
+        now=now,
+        target=f"user:{user.id}",
+        detail={"timezone": user.timezone},
+    )
+
+
 def reset_user(session: Session, *, user: User, actor: User | None, now: datetime) -> str:
     """Clear password and authenticator, end every session; returns a new set-up token."""
+    _check_manage(actor, user)
     user.password_hash = None
     user.totp_secret = None
     user.totp_last_step = None

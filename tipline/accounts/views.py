@@ -21,7 +21,14 @@ from tipline.accounts.auth import (
     start_session,
 )
 from tipline.accounts.errors import AccountError
-from tipline.accounts.forms import AuditFilterForm, CodeForm, SetupForm, SignInForm
+from tipline.accounts.forms import (
+    AuditFilterForm,
+    CodeForm,
+    SetupForm,
+    SignInForm,
+    ZoneForm,
+    timezone_choices,
+)
 from tipline.accounts.models import Role, User
 from tipline.config import get_settings
 from tipline.db import db
@@ -166,11 +173,20 @@ def _complete_setup(user: User, form: SetupForm, now: datetime) -> None:
     end_session()
 
 
-@bp.route("/staff/account")
+@bp.route("/staff/account", methods=["GET", "POST"])
 @staff_required()
-def account() -> str:
-    """The signed-in user's own account: role, jurisdictions, last sign-in."""
-    return render_template("accounts/account.html", user=current_user())
+def account() -> Response | str:
+    """The signed-in user's own account: role, jurisdictions, last sign-in, their time zone."""
+    user = current_user()
+    assert user is not None  # staff_required ran first
+    form = ZoneForm(timezone=user.timezone or "")
+    form.timezone.choices = timezone_choices()
+    if form.validate_on_submit():
+        users.set_timezone(db.write(), user=user, timezone=form.timezone.data, now=clock())
+        db.session.commit()
+        flash("Saved your time zone.", "success")
+        return redirect(url_for("accounts.account"))
+    return render_template("accounts/account.html", user=user, form=form)
 
 
 @bp.route("/staff/users", endpoint="users")
@@ -184,7 +200,12 @@ def users_page() -> str:
         (u, users.user_state(u, locked=throttle.locked_for(u.email) > 0))
         for u in users.list_users(db.session, within=within)
     ]
-    return render_template("accounts/users.html", rows=rows, scoped=within is not None)
+    return render_template(
+        "accounts/users.html",
+        rows=rows,
+        scoped=within is not None,
+        manageable=lambda user: users.may_manage(admin, user),
+    )
 
 
 @bp.route("/staff/audit", endpoint="audit")

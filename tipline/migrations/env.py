@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import tipline.accounts.models  # noqa: F401  (register every table on Base.metadata)
+import tipline.api.models  # noqa: F401
 import tipline.followup.models  # noqa: F401
 import tipline.intake.models  # noqa: F401
 import tipline.locations.models  # noqa: F401

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tipline.intake.models import Priority, Tip, TipStatus
+from tipline.locations import regions
 from tipline.locations.models import Station
 
 SHORT_INDICATORS = {
@@ -49,6 +50,50 @@ def station_timezones(session: Session, codes: set[str | None]) -> dict[str, str
     return {code: tz for code, tz in rows}
 
 
+def zone_codes(tip: Tip) -> set[str | None]:
+    """The station codes whose zones `zone_of` looks at."""
+    return {tip.station_code, tip.last_stop_code, tip.next_stop_code}
+
+
+def zone_of(tip: Tip, timezones: dict[str, str]) -> str | None:
+    """The tip's local zone: its station's (a train's: its last or next stop's, from
+    `timezones`), else its state's or province's usual zone; None when the place is unknown."""
+    for code in (tip.station_code, tip.last_stop_code, tip.next_stop_code):
+        if code and code in timezones:
+            return timezones[code]
+    region = regions.find(tip.state)
+    return region.timezone if region is not None and region.country is not None else None
+
+
+def tip_timezone(session: Session, tip: Tip) -> str | None:
+    """`zone_of` the tip, reading its stations' zones."""
+    return zone_of(tip, station_timezones(session, zone_codes(tip)))
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def stamp(
+    moment: datetime, zone: str | None, *, mine: str | None = None, fmt: str = "%Y-%m-%d %H:%M"
+) -> str:
+    """`moment` in the tip's zone with its abbreviation ("2026-06-15 08:00 EDT"), and in the
+    reader's own zone where that reads differently ("… · 14:00 CEST yours"); UTC when the
+    tip's zone is unknown."""
+    there = _zone(zone) or UTC
+    shown = moment.astimezone(there)
+    text = f"{shown.strftime(fmt)} {shown.strftime('%Z')}"
+    own = _zone(mine)
+    if own is not None:
+        yours = moment.astimezone(own)
+        if yours.strftime("%H:%M %Z") != shown.strftime("%H:%M %Z"):
+            text += f" · {yours.strftime('%H:%M %Z')} yours"
+    return text
+
+
 def is_overdue(tip: Tip, now: datetime, *, urgent_minutes: float, other_hours: float) -> bool:
     """True when `tip` is still unacknowledged past its deadline."""
     if tip.status != TipStatus.NEW:
@@ -81,6 +126,14 @@ def local_time(moment: datetime, tz_name: str | None) -> str:
         except (ZoneInfoNotFoundError, ValueError):
             pass
     return moment.astimezone(UTC).strftime("%H:%M UTC")
+
+
+def stamp_utc(moment: datetime, zone: str | None) -> str:
+    """For text that leaves the desk (alert emails, packets): "2026-06-15 08:00 EDT (12:00
+    UTC)", or the UTC time alone when the tip's zone is unknown."""
+    if _zone(zone) is None:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{stamp(moment, zone)} ({moment.astimezone(UTC):%H:%M} UTC)"
 
 
 def place_label(tip: Tip, timezones: dict[str, str], *, typed: bool = True) -> str:

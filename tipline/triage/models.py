@@ -53,6 +53,8 @@ class EventKind(enum.StrEnum):
     # traveler's own addition (no actor; the text is sealed in tip_message, never here).
     REPLIED = "replied"
     TRAVELER_ADDED = "traveler_added"
+    # A hand-off packet was made for a partner (referred_to holds whom).
+    HANDOFF = "handoff"
 
 
 class TipEvent(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -20,12 +20,12 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from tipline.accounts.models import User
 from tipline.intake.models import Priority, Tip, TipJurisdiction, TipStatus
-from tipline.intake.services import EXPORT_FIELDS, tip_record
-from tipline.triage.display import station_timezones
+from tipline.locations.regions import NATIONAL
+from tipline.triage.display import station_timezones, zone_codes
 from tipline.triage.models import QueueEntry
 
 OPEN_STATUSES = (
@@ -120,10 +120,15 @@ class QueuePage:
 
 def visible(user: User) -> ColumnElement[bool]:
     """The SQL condition for tips `user` may see: one of their jurisdictions, or national."""
-    if user.is_national:
+    return visible_in(user.jurisdiction_codes())
+
+
+def visible_in(codes: Iterable[str]) -> ColumnElement[bool]:
+    """The SQL condition for tips routed to one of `codes` ("national" among them: every tip)."""
+    wanted = sorted(set(codes))
+    if NATIONAL in wanted:
         return true()
-    codes = sorted(user.jurisdiction_codes())
-    return exists().where(TipJurisdiction.tip_id == Tip.id, TipJurisdiction.code.in_(codes))
+    return exists().where(TipJurisdiction.tip_id == Tip.id, TipJurisdiction.code.in_(wanted))
 
 
 @dataclass(frozen=True)
@@ -284,7 +289,7 @@ def queue_page(
                 select(User.id, User.email).where(User.id.in_(assignee_ids))
             )
         }
-    page.timezones = station_timezones(session, {t.next_stop_code for t in tips})
+    page.timezones = station_timezones(session, set().union(*(zone_codes(t) for t in tips)))
     return page
 
 
@@ -329,48 +334,6 @@ def _filtered(user: User, f: QueueFilter) -> Select[Any]:
 
 
 # The export: the intake's record of what the traveler sent and where, then the handling.
-EXPORT_COLUMNS = (
-    *EXPORT_FIELDS,
-    "assignee",
-    "priority_overridden",
-    "acknowledged_at",
-    "referred_to",
-    "referral_ref",
-    "closed_at",
-    "resolution",
-    "duplicate_of",
-)
-
-
-def export_records(session: Session, user: User, f: QueueFilter) -> Iterator[dict[str, Any]]:
-    """Every tip of the filtered queue as plain data, in queue order, streamed in batches."""
-    query = (
-        _filtered(user, f)
-        .options(selectinload(Tip.jurisdictions))
-        .order_by(*_order(_TIP_KEYS, QueueFilter(status=ALL)))
-        .execution_options(yield_per=500)
-    )
-    emails: dict[int, str] = {}
-    for tip in session.scalars(query):
-        if tip.assignee_id is not None and tip.assignee_id not in emails:
-            emails[tip.assignee_id] = session.get_one(User, tip.assignee_id).email
-        yield {
-            **tip_record(tip),
-            "assignee": emails.get(tip.assignee_id) if tip.assignee_id else None,
-            "priority_overridden": tip.priority_overridden,
-            "acknowledged_at": _iso(tip.acknowledged_at),
-            "referred_to": tip.referred_to,
-            "referral_ref": tip.referral_ref,
-            "closed_at": _iso(tip.closed_at),
-            "resolution": tip.resolution,
-            "duplicate_of": tip.duplicate_of_id,
-        }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
 def count_filtered(session: Session, user: User, f: QueueFilter) -> int:
     """How many tips the filtered queue holds in all."""
     query = select(func.count()).select_from(_filtered(user, f).subquery())
@@ -418,3 +381,7 @@ def urgent_unacknowledged(session: Session, user: User, *, limit: int = 50) -> l
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+# The export moved to its own module; these names stay importable from here.
+from tipline.triage.export import EXPORT_COLUMNS, export_records  # noqa: E402, F401

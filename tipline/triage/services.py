@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, true, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -17,8 +16,9 @@ from tipline.accounts.models import Role, User, UserJurisdiction
 from tipline.intake.models import Priority, Tip, TipStatus
 from tipline.locations.regions import NATIONAL
 from tipline.triage.alerts.outbox import silence
-from tipline.triage.models import Alert, EventKind, Resolution, TipEvent
+from tipline.triage.models import EventKind, Resolution, TipEvent
 from tipline.triage.queue import visible
+from tipline.triage.retention import PurgeReport, purge_closed  # noqa: F401  (importable here)
 
 NOTE_MAX = 4000
 MAX_ID = 2**63 - 1
@@ -232,6 +232,23 @@ def refer(
     return event
 
 
+def record_handoff(
+    session: Session, *, tip: Tip, actor: User, now: datetime, partner: str
+) -> TipEvent:
+    """Put a hand-off packet for `partner` on the timeline and in the audit log."""
+    _check_actor(actor, tip)
+    whom = _required(partner, "Name the partner the packet is for.", 200)
+    return _event(
+        session,
+        tip,
+        actor,
+        now,
+        EventKind.HANDOFF,
+        referred_to=whom,
+        audit_detail={"partner": whom, "words": tip.consent_forward},
+    )
+
+
 def close(
     session: Session,
     *,
@@ -296,59 +313,6 @@ def reopen(
 
 
 # --- retention -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PurgeReport:
-    """What a purge removed (or, in a dry run, would remove)."""
-
-    cutoff: datetime
-    tips: int
-    events: int
-    notes: int
-    alerts: int
-    dry_run: bool
-
-
-def purge_closed(
-    session: Session, *, older_than: timedelta, now: datetime, dry_run: bool = False
-) -> PurgeReport:
-    """Delete tips closed before now - older_than, with their timeline and alerts; audited."""
-    cutoff = now - older_than
-    doomed = select(Tip.id).where(Tip.is_closed == true(), Tip.closed_at < cutoff)
-    ids = list(session.scalars(doomed))
-    events = notes = alerts = 0
-    for chunk in _chunks(ids):
-        events += _count(session, TipEvent, TipEvent.tip_id.in_(chunk))
-        notes += _count(
-            session, TipEvent, TipEvent.tip_id.in_(chunk), TipEvent.kind == EventKind.NOTE
-        )
-        alerts += _count(session, Alert, Alert.tip_id.in_(chunk))
-    report = PurgeReport(cutoff, len(ids), events, notes, alerts, dry_run)
-    if dry_run:
-        return report
-    for chunk in _chunks(ids):
-        # The database cascades to jurisdictions, queue entries, events and alerts, and clears
-        # duplicate_of on tips that pointed here.
-        session.execute(
-            delete(Tip).where(Tip.id.in_(chunk)), execution_options={"synchronize_session": False}
-        )
-    session.expire_all()
-    audit.record(
-        session,
-        action="tips.purge",
-        actor=None,
-        now=now,
-        detail={
-            "older_than_days": older_than.days,
-            "cutoff": cutoff.isoformat(),
-            "tips": report.tips,
-            "events": report.events,
-            "notes": report.notes,
-            "alerts": report.alerts,
-        },
-    )
-    return report
 
 
 # --- internals -------------------------------------------------------------------------------
@@ -477,11 +441,3 @@ def _optional(text: str | None, what: str, limit: int) -> str | None:
     if len(value) > limit:
         raise TriageError(f"The {what} is too long (at most {limit} characters).")
     return value or None
-
-
-def _count(session: Session, model: type[Any], *conditions: Any) -> int:
-    return session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
-
-
-def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]

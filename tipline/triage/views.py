@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -41,6 +42,7 @@ from tipline.triage import display, services
 from tipline.triage import queue as q
 from tipline.triage.alerts import status as alert_status
 from tipline.triage.alerts.outbox import channel_label
+from tipline.triage.export import EXPORT_COLUMNS, start_export
 from tipline.triage.forms import (
     AcknowledgeForm,
     AssignForm,
@@ -92,8 +94,7 @@ def queue() -> Response:
     )
     response.headers["Content-Security-Policy"] = QUEUE_CSP
     if f.is_default and not request.args.get("after"):
-        # The Refresh header is the HTML standard's meta refresh, sent as a header: no script.
-        # ?auto=1 tells the session this reload is not the user's activity.
+        # The HTML standard's meta refresh as a header (no script); ?auto=1: not user activity.
         again = url_for("triage.queue", auto=1)
         response.headers["Refresh"] = f"{_refresh_seconds()}; url={again}"
     return response
@@ -238,18 +239,9 @@ def export(fmt: str) -> Response:
     form = QueueFilterForm(request.args, user=user)
     if not form.validate():
         abort(400)
-    f = form.to_filter()
-    total = q.count_filtered(db.session, user, f)  # a read: audit.record takes the write lock
-    audit.record(
-        db.session,
-        action="tip.export",
-        actor=user,
-        now=now,
-        detail={"format": fmt, "filters": f.params(), "count": total},
-    )
+    records = start_export(db.session, user=user, f=form.to_filter(), fmt=fmt, now=now)
     db.session.commit()
-    records = q.export_records(db.session, user, f)
-    body = csvout.lines(q.EXPORT_COLUMNS, records) if fmt == "csv" else _json(records)
+    body = csvout.lines(EXPORT_COLUMNS, records) if fmt == "csv" else _json(records)
     response = Response(
         stream_with_context(body),
         mimetype="text/csv" if fmt == "csv" else "application/json",
@@ -276,7 +268,7 @@ def _watch(user: User, now: datetime) -> dict[str, Any]:
     }
 
 
-def _visible_tip(user: User, tip_id: int, *, write: bool = False) -> Tip:
+def visible_tip(user: User, tip_id: int, *, write: bool = False) -> Tip:
     """The tip, or the same 404 for a missing one and another jurisdiction's (audited).
     `write`: read it under the write lock, so two staff acting at once see each other."""
     try:
@@ -284,6 +276,9 @@ def _visible_tip(user: User, tip_id: int, *, write: bool = False) -> Tip:
     except services.TipNotFound as exc:
         reason = "outside the user's jurisdictions" if exc.hidden else "no such tip"
         refuse(target=f"tip:{tip_id}", detail={"reason": reason}, status=404)
+
+
+_visible_tip = visible_tip  # the name other branches call
 
 
 def _refuse_other_tip(user: User, now: datetime, exc: services.TipNotFound, *, via: str) -> None:
@@ -331,7 +326,9 @@ def _tip_page(
     assert isinstance(priority_form, PriorityForm)
     if failed is None or failed[0] != "priority":
         priority_form.priority.data = int(tip.priority)
-    codes = {tip.last_stop_code, tip.next_stop_code}
+    related = q.related_tips(db.session, user, tip)
+    codes = display.zone_codes(tip) | {r.station_code for r in related}
+    zones = display.station_timezones(db.session, codes)
     assignee = db.session.get(User, tip.assignee_id) if tip.assignee_id else None
     return render_template(
         "triage/tip.html",
@@ -341,10 +338,11 @@ def _tip_page(
         error=error,
         jurisdictions=tip.jurisdiction_codes(),
         timeline=services.timeline(db.session, tip),
-        related=q.related_tips(db.session, user, tip),
+        related=related,
+        zone=display.zone_of(tip, zones),
         alerts=alert_status.alerts_of_tip(db.session, tip.id),
         assignee=assignee,
-        zones=display.station_timezones(db.session, codes),
+        zones=zones,
         can_act=user.role in services.ACTING_ROLES,
         allowed=services.TRANSITIONS[TipStatus(tip.status)],
         indicator_label=_indicator_label,
@@ -370,11 +368,19 @@ def _display(now: datetime) -> dict[str, Any]:
         ),
         "place": display.place_label,
         "local_time": display.local_time,
+        "zone_of": display.zone_of,
+        "stamp": functools.partial(display.stamp, mine=_own_zone()),
         "short_indicator": display.short_indicator,
         "priority_name": lambda p: Priority(p).name.lower(),
         "resolution_label": lambda r: Resolution(r).label if r else "",
         "statuses": TipStatus,
     }
+
+
+def _own_zone() -> str | None:
+    """The signed-in user's own time zone (their account setting), if they chose one."""
+    user = current_user()
+    return user.timezone if user is not None else None
 
 
 def _json(records: Iterator[dict[str, Any]]) -> Iterator[str]:

@@ -93,8 +93,8 @@ def test_the_tip_page_shows_each_alert_and_its_state_in_words(
     section = page.split('id="alerts"', 1)[1].split("</section>", 1)[0]
     rows = [words("<tr" + row) for row in section.split("<tr")[2:]]
     assert rows == [
-        "email to desk@ny.gov NY first alert sent 1 sent 2026-06-15 14:00:06 UTC",
-        "email to night@ny.gov NY first alert pending 2 next try 14:02:05 UTC · last error: "
+        "email to desk@ny.gov NY first alert sent 1 sent 2026-06-15 10:00:06 EDT",
+        "email to night@ny.gov NY first alert pending 2 next try 10:02:05 EDT · last error: "
         "could not reach the mail server mail.ny.gov:25: connection refused",
         "webhook to hooks.example.org NY first alert failed 10 last error: the webhook at "
         "hooks.example.org answered HTTP 503",

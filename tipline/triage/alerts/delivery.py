@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tipline.config import Settings, SettingsError
+from tipline.triage.display import stamp_utc
 from tipline.triage.models import ChannelKind
 
 SIGNATURE_HEADER = "X-Tipline-Signature"
@@ -120,6 +121,7 @@ class Announcement:
     kind: ChannelKind
     target: str
     step: int = 0  # 0: the first announcement; n: the n-th escalation
+    timezone: str | None = None  # the tip's local zone: people read its time there
 
 
 def deliver(message: Announcement, settings: AlertSettings, *, now: datetime) -> None:
@@ -159,7 +161,7 @@ def email_text(message: Announcement, *, now: datetime) -> tuple[str, str]:
             f"Priority:      {priority}",
             f"Place:         {message.place}",
             f"Jurisdictions: {', '.join(message.jurisdictions) or 'none'}",
-            f"Received:      {message.received_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+            f"Received:      {stamp_utc(message.received_at, message.timezone)}",
             "",
             f"Open it (sign-in required): {message.url}",
             "",
@@ -171,12 +173,18 @@ def email_text(message: Announcement, *, now: datetime) -> tuple[str, str]:
 
 def send_email(message: Announcement, settings: AlertSettings, *, now: datetime) -> None:
     """Send the alert by SMTP (STARTTLS and login when configured)."""
+    subject, body = email_text(message, now=now)
+    send_mail(settings, to=message.target, subject=subject, body=body)
+
+
+def send_mail(settings: AlertSettings, *, to: str, subject: str, body: str) -> None:
+    """Send one plain-text email by SMTP (STARTTLS and login when configured); DeliveryError
+    says in words what went wrong."""
     if not settings.smtp_host:
         raise DeliveryError("TIPLINE_SMTP_HOST is not set, so no email can be sent")
-    subject, body = email_text(message, now=now)
     mail = EmailMessage()
     mail["From"] = settings.smtp_from
-    mail["To"] = message.target
+    mail["To"] = to
     mail["Subject"] = subject
     mail["Message-ID"] = make_msgid(domain="tipline")
     mail.set_content(body)
@@ -194,9 +202,7 @@ def send_email(message: Announcement, settings: AlertSettings, *, now: datetime)
             f"TIPLINE_SMTP_PASSWORD): {_smtp_reply(exc)}"
         ) from exc
     except smtplib.SMTPRecipientsRefused as exc:
-        raise DeliveryError(
-            f"the mail server {server} refused the address {message.target}"
-        ) from exc
+        raise DeliveryError(f"the mail server {server} refused the address {to}") from exc
     except smtplib.SMTPResponseException as exc:
         raise DeliveryError(
             f"the mail server {server} refused the message: {_smtp_reply(exc)}"

@@ -36,7 +36,7 @@ from tipline.db import UTCDateTime
 from tipline.intake.models import Priority, Tip, TipJurisdiction, TipStatus
 from tipline.locations.regions import NATIONAL
 from tipline.triage.alerts.delivery import AlertSettings, Announcement, webhook_host
-from tipline.triage.display import place_label, station_timezones
+from tipline.triage.display import place_label, station_timezones, zone_codes, zone_of
 from tipline.triage.models import (
     Alert,
     AlertEscalation,
@@ -337,7 +337,7 @@ def announcement(session: Session, alert_id: int, public_url: str) -> Announceme
     """What a claimed alert will say."""
     alert = session.get_one(Alert, alert_id)
     tip = session.get_one(Tip, alert.tip_id)
-    zones = station_timezones(session, {tip.next_stop_code})
+    zones = station_timezones(session, zone_codes(tip))
     return Announcement(
         alert_id=alert.id,
         tip_id=tip.id,
@@ -350,6 +350,7 @@ def announcement(session: Session, alert_id: int, public_url: str) -> Announceme
         kind=ChannelKind(alert.channel.kind),
         target=alert.channel.target,
         step=alert.step,
+        timezone=zone_of(tip, zones),
     )
 
 

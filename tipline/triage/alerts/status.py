@@ -17,6 +17,7 @@ from tipline.intake.models import Tip, TipJurisdiction, TipStatus
 from tipline.locations.regions import NATIONAL
 from tipline.triage.alerts.channels import list_channels
 from tipline.triage.alerts.outbox import channel_label
+from tipline.triage.display import station_timezones, zone_codes, zone_of
 from tipline.triage.models import Alert, AlertStatus, ChannelTier, OnCallChannel
 
 WAITING = (AlertStatus.PENDING, AlertStatus.SENDING)
@@ -42,6 +43,7 @@ class AlertLine:
     cancelled_reason: str | None
     tip_unacknowledged: bool
     tip_jurisdictions: tuple[str, ...] = ()
+    tip_zone: str | None = None  # the tip's local time zone, for showing its times
 
     @property
     def state(self) -> str:
@@ -54,19 +56,20 @@ class AlertLine:
         return "first alert" if self.step == 0 else f"escalation {self.step}"
 
 
-_Row = Select[Alert, OnCallChannel, TipStatus]
+_Row = Select[Alert, OnCallChannel, Tip]
 
 
 def _query() -> _Row:
     return (
-        select(Alert, OnCallChannel, Tip.status)
+        select(Alert, OnCallChannel, Tip)
         .join(OnCallChannel, OnCallChannel.id == Alert.channel_id)
         .join(Tip, Tip.id == Alert.tip_id)
     )
 
 
 def _lines(session: Session, rows: Sequence[Any]) -> list[AlertLine]:
-    tip_ids = {alert.tip_id for alert, _channel, _status in rows}
+    tip_ids = {alert.tip_id for alert, _channel, _tip in rows}
+    zones = station_timezones(session, set().union(*(zone_codes(tip) for *_, tip in rows)))
     codes: dict[int, list[str]] = {}
     if tip_ids:
         for tip_id, code in session.execute(
@@ -91,10 +94,11 @@ def _lines(session: Session, rows: Sequence[Any]) -> list[AlertLine]:
             sent_at=alert.sent_at,
             last_error=alert.last_error,
             cancelled_reason=alert.cancelled_reason,
-            tip_unacknowledged=status == TipStatus.NEW,
+            tip_unacknowledged=tip.status == TipStatus.NEW,
             tip_jurisdictions=tuple(codes.get(alert.tip_id, ())),
+            tip_zone=zone_of(tip, zones),
         )
-        for alert, channel, status in rows
+        for alert, channel, tip in rows
     ]
 
 

@@ -1,0 +1,1 @@
+"""The partner API: read-only JSON for agency case systems, with scoped bearer tokens."""
