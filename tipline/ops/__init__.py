@@ -1,0 +1,13 @@
+"""Operating Tipline: health and readiness for load balancers, backups that restore, metrics for
+the people on call, and structured logs, all without personal data."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the health endpoints, the metrics and the log format."""
+    from tipline.ops import health
+
+    health.init_app(app)
