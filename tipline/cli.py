@@ -105,10 +105,11 @@ def _register() -> None:
     from tipline.accounts.cli import register as accounts
     from tipline.intake.cli import register as intake
     from tipline.locations.cli import register as locations
+    from tipline.ops.cli import register as ops
     from tipline.posters.cli import register as posters
     from tipline.triage.cli import register as triage
 
-    for register in (locations, intake, posters, triage, accounts):
+    for register in (locations, intake, posters, triage, accounts, ops):
         register(main)
 
 
