@@ -203,6 +203,13 @@ class Settings:
     realtime_max_bytes: int = setting(
         20_000_000, "a realtime response larger than this is refused", minimum=1
     )
+    # Operations: metrics for the people on call, structured logs, staff single sign-on.
+    metrics_token: str | None = setting(
+        None, "bearer token that may read /metrics (without it /metrics is a 404)", secret=True
+    )
+    metrics_port: int | None = setting(
+        None, "serve the metrics without a token on this loopback port", minimum=1
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -8,6 +8,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the health endpoints, the metrics and the log format."""
-    from tipline.ops import health
+    from tipline.ops import health, metrics
 
     health.init_app(app)
+    metrics.init_app(app)
