@@ -210,6 +210,11 @@ class Settings:
     metrics_port: int | None = setting(
         None, "serve the metrics without a token on this loopback port", minimum=1
     )
+    log_format: str = setting(
+        "text",
+        "`json`: one JSON object per log line, and one `request` event per request",
+        choices=("text", "json"),
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

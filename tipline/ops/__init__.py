@@ -8,7 +8,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the health endpoints, the metrics and the log format."""
-    from tipline.ops import health, metrics
+    from tipline.ops import health, logs, metrics
 
+    logs.init_app(app)
     health.init_app(app)
     metrics.init_app(app)
