@@ -12,8 +12,13 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet .
 
+# The staff SSO test runs a real OpenID Connect provider (oidc-provider, Node); without npm that
+# one test skips and says why.
 install-test: $(BIN)/python system-deps
 	$(BIN)/pip install --quiet ".[test]"
+	@if command -v npm >/dev/null; then \
+	  (cd tests/ops/oidc && npm ci --no-audit --no-fund --loglevel=error); \
+	else echo "npm not found: the SSO test (tests/ops/test_sso.py) will skip"; fi
 
 # Debian packages the tests drive: the browser (never downloaded by Playwright), the PDF
 # rasteriser, the font the posters embed, nginx (with openssl for a test certificate) that runs

@@ -215,6 +215,14 @@ class Settings:
         "`json`: one JSON object per log line, and one `request` event per request",
         choices=("text", "json"),
     )
+    oidc_issuer: str | None = setting(
+        None, "staff single sign-on: the OpenID Connect provider's issuer URL (https)"
+    )
+    oidc_client_id: str | None = setting(None, "Tipline's client id at the provider")
+    oidc_client_secret: str | None = setting(
+        None, "Tipline's client secret at the provider", secret=True
+    )
+    oidc_name: str = setting("single sign-on", "the provider's name on the sign-in link")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
