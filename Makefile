@@ -24,13 +24,14 @@ install-test: $(BIN)/python system-deps
 # rasteriser, the font the posters embed, nginx (with openssl for a test certificate) that runs
 # deploy/nginx/tipline.conf in front of gunicorn, and the sqlite3 shell (the audit log is tampered
 # with in it, as an attacker would), and prometheus for promtool (the example alert rules in
-# deploy/prometheus are checked and unit-tested by it). Installed only when missing, only as root.
+# deploy/prometheus are checked and unit-tested by it), and pg_dump/pg_restore for `tipline backup`
+# on PostgreSQL. Installed only when missing, only as root.
 system-deps:
 	@missing=""; \
 	for pair in chromium:/usr/bin/chromium poppler-utils:/usr/bin/pdftoppm \
 	            fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf \
 	            nginx:/usr/sbin/nginx openssl:/usr/bin/openssl sqlite3:/usr/bin/sqlite3 \
-	            prometheus:/usr/bin/promtool; do \
+	            prometheus:/usr/bin/promtool postgresql-client:/usr/bin/pg_dump; do \
 	  pkg=$${pair%%:*}; path=$${pair#*:}; [ -e "$$path" ] || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -108,3 +108,20 @@ def _flip(app: Flask, away: Callable[[], None], back: Callable[[], None]) -> Non
         back()
         up = _until(client, 200, within=1.0)
         print(f"round {round_}: 503 after {down * 1000:.0f} ms, 200 after {up * 1000:.0f} ms")
+
+
+def test_readyz_needs_redis_when_it_is_configured(
+    _migrated: str, tmp_path: Path, redis_url: str
+) -> None:
+    from tests.processes import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    for url, status in ((redis_url, 200), (dead, 503)):
+        app = make_test_app(_migrated, tmp_path / f"i{status}", REDIS_URL=url)
+        try:
+            started = time.monotonic()
+            assert app.test_client().get("/readyz").status_code == status
+            assert time.monotonic() - started < 1.0
+        finally:
+            readiness(app).dispose()
+            Database.engine(app).dispose()
