@@ -45,3 +45,12 @@ proc_name = "tipline"
 # Gunicorn 27's control socket (in $HOME) is not used: systemd controls the service, and one
 # fewer socket is one fewer way in. Older gunicorns ignore the name.
 control_socket_disable = True
+
+
+def child_exit(server, worker):
+    """A worker's metrics files stop counting as live when it exits (prometheus-client's
+    multi-process mode, on when PROMETHEUS_MULTIPROC_DIR is set: see the web unit)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

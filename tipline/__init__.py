@@ -55,7 +55,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (*blueprints, followup_bp):
         app.register_blueprint(blueprint)
 
-    from tipline import serving
+    from tipline import ops, serving
+
+    ops.init_app(app)
 
     # Last: inside a gunicorn worker this starts the background jobs the steps above registered.
     serving.init_app(app)

@@ -106,11 +106,12 @@ def _register() -> None:
     from tipline.api.cli import register as api
     from tipline.intake.cli import register as intake
     from tipline.locations.cli import register as locations
+    from tipline.ops.cli import register as ops
     from tipline.posters.cli import register as posters
     from tipline.sealing.cli import register as sealing
     from tipline.triage.cli import register as triage
 
-    for register in (locations, intake, posters, triage, accounts, api, sealing):
+    for register in (locations, intake, posters, triage, accounts, api, sealing, ops):
         register(main)
 
 

@@ -222,6 +222,26 @@ class Settings:
     realtime_max_bytes: int = setting(
         20_000_000, "a realtime response larger than this is refused", minimum=1
     )
+    # Operations: metrics for the people on call, structured logs, staff single sign-on.
+    metrics_token: str | None = setting(
+        None, "bearer token that may read /metrics (without it /metrics is a 404)", secret=True
+    )
+    metrics_port: int | None = setting(
+        None, "serve the metrics without a token on this loopback port", minimum=1
+    )
+    log_format: str = setting(
+        "text",
+        "`json`: one JSON object per log line, and one `request` event per request",
+        choices=("text", "json"),
+    )
+    oidc_issuer: str | None = setting(
+        None, "staff single sign-on: the OpenID Connect provider's issuer URL (https)"
+    )
+    oidc_client_id: str | None = setting(None, "Tipline's client id at the provider")
+    oidc_client_secret: str | None = setting(
+        None, "Tipline's client secret at the provider", secret=True
+    )
+    oidc_name: str = setting("single sign-on", "the provider's name on the sign-in link")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
