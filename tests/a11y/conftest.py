@@ -76,6 +76,7 @@ def traveler_pages(posters: Posters) -> list[tuple[str, str]]:
         ("help-station", f"/help?at={posters.station}"),
         ("not-found", "/nowhere"),
         ("too-large", "/too-large"),
+        ("followup", "/followup"),
     ]
 
 
@@ -100,3 +101,22 @@ def staff_page(
     page.wait_for_url(f"{live_server}/staff/")
     yield page, session
     context.close()
+
+
+def staff_paths(tip_id: int, station: str, user_id: int) -> list[str]:
+    """Every staff page reached with GET, for the axe and HTML checks alike."""
+    return [
+        "/staff/",
+        "/staff/?status=all",
+        f"/staff/tips/{tip_id}",
+        "/staff/account",
+        "/staff/users",
+        "/staff/users/new",
+        f"/staff/users/{user_id}",
+        "/staff/audit",
+        "/staff/alerts",
+        "/staff/posters?show=all",
+        "/staff/posters/new",
+        f"/staff/posters/{station}",
+        f"/staff/posters/{station}/retire",
+    ]

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests import factories
-from tests.a11y.conftest import LANGS, PHONE, SHOTS, Axe
+from tests.a11y.conftest import LANGS, PHONE, SHOTS, Axe, staff_paths
 from tests.intake.conftest import Posters
 
 pytestmark = pytest.mark.browser
@@ -61,9 +61,18 @@ def test_every_traveler_page_has_no_wcag_violation(
     assert page.locator(".code").count() == 1
     shoot(page, f"thanks-{lang}")
     found["thanks"] = axe(page)
+    # The follow-up: a wrong code (an error tied to its field), then the report itself.
+    receipt = page.locator(".code").inner_text()
+    for name, code in (("followup-wrong", "AAAA-BBBB-CCCC-DDDD"), ("followup-tip", receipt)):
+        page.goto(f"{live_server}/followup?lang={lang}")
+        page.fill("#code", code)
+        page.locator("button[type=submit]").click()
+        page.wait_for_selector("#code-e" if name == "followup-wrong" else "#state")
+        shoot(page, f"{name}-{lang}")
+        found[name] = axe(page)
     context.close()
     assert {name: v for name, v in found.items() if v} == {}
-    assert len(found) == len(traveler_pages) + 4
+    assert len(found) == len(traveler_pages) + 6
 
 
 def test_every_staff_page_has_no_wcag_violation(
@@ -71,20 +80,9 @@ def test_every_staff_page_has_no_wcag_violation(
 ) -> None:
     page, session = staff_page
     tip = factories.tip(session, details="Seen near gate 4.", priority=1)
+    other, _ = factories.staff_user(session, email="other@example.gov", jurisdictions=["NY"])
     session.commit()
-    paths = [
-        "/staff/",
-        "/staff/?status=all",
-        f"/staff/tips/{tip.id}",
-        "/staff/account",
-        "/staff/users",
-        "/staff/audit",
-        "/staff/alerts",
-        "/staff/posters?show=all",
-        "/staff/posters/new",
-        f"/staff/posters/{posters.station}",
-        f"/staff/posters/{posters.station}/retire",
-    ]
+    paths = staff_paths(tip.id, posters.station, other.id)
     found: dict[str, list[str]] = {}
     for path in paths:
         response = page.goto(f"{live_server}{path}")

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from tests import factories
-from tests.a11y.conftest import LANGS
+from tests.a11y.conftest import LANGS, staff_paths
 from tests.intake.conftest import TOKEN_RE, Posters
 from tipline.accounts.models import Role
 
@@ -53,6 +53,7 @@ def test_every_page_is_valid_html(
 ) -> None:
     pages = tmp_path / "pages"
     paths = ["/", "/report", "/help", f"/help?at={posters.station}", "/nowhere", "/too-large"]
+    paths += ["/followup"]
     paths += [f"/T/{c}" for c in (posters.station, posters.train, posters.retired, "K7Q2M9XQ")]
     for lang in LANGS:
         for path in paths:
@@ -69,6 +70,11 @@ def test_every_page_is_valid_html(
         )
         assert sent.status_code == 200
         save(pages, f"{lang}-thanks", sent.get_data(as_text=True))
+        receipt = re.search(r'class="code">([^<]+)<', sent.get_data(as_text=True))
+        assert receipt is not None
+        for name, code in (("followup-wrong", "AAAA-BBBB-CCCC-DDDD"), ("followup-tip", receipt[1])):
+            answer = client.post("/followup", data={"code": code, "lang": lang})
+            save(pages, f"{lang}-{name}", answer.get_data(as_text=True))
 
     staff = app.test_client()
     save(pages, "signin", staff.get("/staff/signin").get_data(as_text=True))
@@ -77,23 +83,14 @@ def test_every_page_is_valid_html(
     )
     factories.sign_in(staff, user.email, factories.STAFF_PASSWORD, secret)
     tip = factories.tip(session, details="Seen near gate 4.")
+    other, _ = factories.staff_user(session, email="other@example.gov", jurisdictions=["NY"])
     session.commit()
-    for path in (
-        "/staff/",
-        f"/staff/tips/{tip.id}",
-        "/staff/account",
-        "/staff/users",
-        "/staff/audit",
-        "/staff/alerts",
-        "/staff/posters?show=all",
-        "/staff/posters/new",
-        f"/staff/posters/{posters.station}",
-        f"/staff/posters/{posters.station}/retire",
-    ):
+    staff_pages = staff_paths(tip.id, posters.station, other.id)
+    for path in staff_pages:
         response = staff.get(path)
         assert response.status_code == 200, path
         save(pages, f"staff{path}", response.get_data(as_text=True))
-    assert len(list(pages.glob("*.html"))) == len(LANGS) * (len(paths) + 2) + 11
+    assert len(list(pages.glob("*.html"))) == len(LANGS) * (len(paths) + 4) + len(staff_pages) + 1
     assert validate(pages) == ""
 
 

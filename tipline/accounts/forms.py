@@ -95,7 +95,10 @@ def jurisdiction_choices(codes: list[str] | None) -> list[SelectChoice]:
 class StaffForm(FlaskForm):
     """An admin's change of a user's role and jurisdictions."""
 
-    role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
+    # A select that always holds a choice: no `required` attribute (invalid HTML on a select).
+    role = SelectField(
+        "Role", choices=ROLE_CHOICES, validators=[DataRequired()], render_kw={"required": False}
+    )
     jurisdictions = SelectMultipleField(
         "Jurisdictions", validators=[DataRequired(message="Choose at least one jurisdiction.")]
     )

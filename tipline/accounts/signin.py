@@ -160,7 +160,7 @@ def _reserve(
         attempt.counted = False
         return attempt
     if locked:
-        _fail(session, user, now, "locked", step=step)
+        record_failure(session, user, now, "locked", step=step)
         raise TooManyAttempts(locked)
     return attempt
 
@@ -218,11 +218,20 @@ def _refusal(
     lock = attempt.failed()
     if lock is not None and not lock.per_client:
         reason += "; locked"
-    _fail(session, user, now, reason, step=step)
+    record_failure(session, user, now, reason, step=step)
     return lock or SignInFailed()
 
 
-def _fail(session: Session, user: User | None, now: datetime, reason: str, *, step: str) -> None:
+def record_failure(
+    session: Session,
+    user: User | None,
+    now: datetime,
+    reason: str,
+    *,
+    step: str,
+    extra: dict[str, str] | None = None,
+) -> None:
+    """Audit one refused sign-in (password, code or single sign-on step)."""
     record(
         session,
         action="signin.failure",
@@ -230,5 +239,10 @@ def _fail(session: Session, user: User | None, now: datetime, reason: str, *, st
         now=now,
         target=f"user:{user.id}" if user is not None else None,
         outcome="failed",
-        detail={"step": step, "reason": reason, **({"email": user.email} if user else {})},
+        detail={
+            "step": step,
+            **(extra or {}),
+            "reason": reason,
+            **({"email": user.email} if user else {}),
+        },
     )

@@ -26,6 +26,7 @@ from tipline.accounts.audit import record
 from tipline.accounts.auth import clock, end_session, start_session
 from tipline.accounts.errors import AccountError
 from tipline.accounts.models import User
+from tipline.accounts.signin import record_failure
 from tipline.accounts.users import find_user
 from tipline.config import Settings, SettingsError, get_settings
 from tipline.db import db
@@ -74,23 +75,19 @@ def sign_in(session: Session, *, identity: Identity, issuer: str, now: Any) -> t
     elif user.password_hash is None or user.totp_secret is None:
         # sessions.find refuses a session of an account not set up, so one would not last.
         reason = "account not set up"
-    detail = {"step": "sso", "issuer": issuer}
     if reason is not None:
-        record(
-            session,
-            action="signin.failure",
-            actor=None,
-            now=now,
-            target=f"user:{user.id}" if user is not None else None,
-            outcome="failed",
-            detail={**detail, "reason": reason, **({"email": user.email} if user else {})},
-        )
+        record_failure(session, user, now, reason, step="sso", extra={"issuer": issuer})
         raise SsoRefused(reason)
     assert user is not None
     user.last_login_at = now
     token = sessions.start(session, user=user, now=now)
     record(
-        session, action="signin.sso", actor=user, now=now, target=f"user:{user.id}", detail=detail
+        session,
+        action="signin.sso",
+        actor=user,
+        now=now,
+        target=f"user:{user.id}",
+        detail={"step": "sso", "issuer": issuer},
     )
     return user, token
 

@@ -124,8 +124,9 @@ def _with_tip(lang: str, then: Callable[[Tip], Response]) -> Response:
     tip = services.find_by_receipt(db.session, request.form.get("code", ""))
     if tip is None:
         _count_miss(limiter, keys)
-        page = _page("followup/code.html", lang=lang, status=404, error="fu_not_found")
-        return page
+        # The code typed stays in the field, so one wrong character is fixed, not retyped.
+        typed = request.form.get("code", "")[:64]
+        return _page("followup/code.html", lang=lang, status=404, error="fu_not_found", code=typed)
     return then(tip)
 
 
