@@ -2,20 +2,27 @@
 
     .venv/bin/python bench/intake.py [--seconds 10] [--rounds 5] [--concurrency 8] [--workers 2]
                                      [--redis redis://127.0.0.1:6379/15]
+                                     [--database-url postgresql://postgres@127.0.0.1/EMPTY_DB]
 
 Both apps run at once under gunicorn (sync workers, on 127.0.0.1) with a fresh SQLite database
-in a temporary folder: Tipline with its migrations, one station poster and the tip limits off
+in a temporary folder (with --database-url both use that empty PostgreSQL database
+instead, leaving their tables in it: drop it afterwards): Tipline with its
+migrations, one station poster and the tip limits off
 (with --redis, or TIPLINE_BENCH_REDIS_URL, the limits are on, counted in that Redis under a
 prefix of the run's own, and set too high to refuse: every tip pays for its two counts);
 the bare app with one ~10 KB Jinja page and one route inserting a row through the ORM, on an
-engine from tipline.db.make_engine (the same WAL + synchronous=FULL). Load comes from Python
+engine from tipline.db.make_engine (the same WAL + synchronous=FULL). Tipline seals every
+tip's text as in production (AES-256-GCM, with the keyring generated into its instance folder on
+first start, the default): the bare insert stores plain text. Load comes from Python
 threads, one HTTP/1.1 connection each (reopened when a sync worker closes it): GET of the form,
 the bare page, POST of a valid tip (each with its own token, minted beforehand with the app's
 signer) and the bare insert, --seconds each, taken in --rounds alternating slices so that other
 load on the machine falls on both apps alike. About a minute in all; loopback only.
 
 Printed: requests/s, p50 and p99 in ms for each, Tipline's rate as a share of the bare one
-(target: at least 50 % for both), and tips stored against 2xx answers (target: equal).
+(target: at least 50 % for both), tips stored against 2xx answers (target: equal), and the
+sealing check: how many stored tips have their text sealed under the keyring's current key, and
+one of them opened back to the text that was sent (target: every one).
 """
 
 from __future__ import annotations
@@ -80,7 +87,7 @@ class BareBase(DeclarativeBase):
 class Note(BareBase):
     """One row per POST, like a tip: a unique token, some text, the time."""
 
-    __tablename__ = "note"
+    __tablename__ = "bench_note"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
@@ -203,17 +210,28 @@ def load(
     request_for: Callable[[], tuple[str, str, bytes | None]],
     seconds: float,
     concurrency: int,
+    *,
+    requests: int | None = None,
+    content_type: str = "application/x-www-form-urlencoded",
 ) -> Result:
-    """Send requests from `concurrency` threads for `seconds`; collect latencies."""
-    result = Result(seconds)
+    """Send requests from `concurrency` threads for `seconds` (or until `requests` were sent
+    in all); collect latencies. Result.seconds is the time taken."""
     lock = threading.Lock()
-    stop = time.monotonic() + seconds
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    began = time.monotonic()
+    stop = began + (seconds if requests is None else 10**9)
+    left = [requests if requests is not None else 10**18]
+    headers = {"Content-Type": content_type}
+    result = Result(0.0)
+
+    def take() -> bool:
+        with lock:
+            left[0] -= 1
+            return left[0] >= 0
 
     def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         latencies, failures = [], 0
-        while time.monotonic() < stop:
+        while time.monotonic() < stop and take():
             method, path, body = request_for()
             started = time.perf_counter()
             try:
@@ -240,14 +258,18 @@ def load(
         thread.start()
     for thread in threads:
         thread.join()
+    result.seconds = seconds if requests is None else time.monotonic() - began
     return result
 
 
 # --- the run --------------------------------------------------------------------------------
 
 
-def prepare_tipline(folder: Path, redis_url: str | None) -> tuple[dict[str, str], str]:
-    """A migrated database with one station poster; the environment gunicorn needs."""
+def prepare_tipline(
+    folder: Path, redis_url: str | None, database_url: str | None = None
+) -> tuple[dict[str, str], str]:
+    """A migrated database (a fresh SQLite file in `folder`, or the empty `database_url`) with
+    one station poster; the environment gunicorn needs."""
     from tipline import create_app
     from tipline.db import Database, session_scope
     from tipline.locations.codes import new_code
@@ -256,7 +278,7 @@ def prepare_tipline(folder: Path, redis_url: str | None) -> tuple[dict[str, str]
 
     env = {
         "TIPLINE_INSTANCE_PATH": str(folder / "instance"),
-        "TIPLINE_DATABASE_URL": f"sqlite:///{folder / 'tipline.db'}",
+        "TIPLINE_DATABASE_URL": database_url or f"sqlite:///{folder / 'tipline.db'}",
         "TIPLINE_SECRET_KEY": SECRET,
         "TIPLINE_PUBLIC_URL": "https://tips.example.org",
         "TIPLINE_TIP_LIMIT_PER_CLIENT": "0",
@@ -300,6 +322,55 @@ def count_rows(url: str, model: type) -> int:
     return count
 
 
+@dataclass(frozen=True)
+class Sealing:
+    """What the database holds of the tips' text: sealed or not, under which keys."""
+
+    tips: int
+    sealed: int
+    keys: frozenset[str]
+    current: str
+    keyring: str
+    opened: bool  # one stored value opened with the keyring gives back the text sent
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.tips > 0
+            and self.sealed == self.tips
+            and self.keys == {self.current}
+            and self.opened
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"sealing: {self.sealed} of {self.tips} stored tips' details sealed (AES-256-GCM) "
+            f"under {', '.join(sorted(self.keys)) or 'no key'}; current key {self.current} "
+            f"from {self.keyring}; a stored value opened back to the text sent: "
+            + ("yes" if self.opened else "NO")
+        )
+
+
+def check_sealing(url: str, instance: Path) -> Sealing:
+    """Read the tips' `details` column as stored (no column type: the raw value) and check
+    it with the keyring the servers used (the one generated into the instance folder)."""
+    from sqlalchemy import text
+
+    from tipline.sealing.keyring import KEYS_FILE, Keyring, load
+
+    ring = load(os.environ.get("TIPLINE_DATA_KEY"), instance)  # as the app reads it
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        raw = [str(v) for v in conn.execute(text("SELECT details FROM tip")).scalars()]
+    engine.dispose()
+    keys = {k for k in map(Keyring.key_of, raw) if k is not None}
+    # The form cleans what it stores (NFC, and no trailing space).
+    opened = bool(raw) and ring.open_text(raw[-1], "tip.details") == TIP["details"].strip()
+    sealed = sum(1 for v in raw if v.startswith("s1:") and TIP["details"][:20] not in v)
+    where = "TIPLINE_DATA_KEY" if ring.path is None else f"<instance>/{KEYS_FILE}"
+    return Sealing(len(raw), sealed, frozenset(keys), ring.current, where, opened)
+
+
 def forget_keys(url: str, prefix: str) -> None:
     """Remove the run's limiter keys."""
     import redis
@@ -322,6 +393,10 @@ def main() -> None:
         default=os.environ.get("TIPLINE_BENCH_REDIS_URL"),
         help="count tip limits in this Redis (default: limits off)",
     )
+    parser.add_argument(
+        "--database-url",
+        help="an empty PostgreSQL database both apps use (default: fresh SQLite files)",
+    )
     args = parser.parse_args()
 
     from tipline.intake import tokens
@@ -330,8 +405,8 @@ def main() -> None:
     slice_ = args.seconds / args.rounds
     with tempfile.TemporaryDirectory(prefix="tipline-bench-") as tmp:
         folder = Path(tmp)
-        env, code = prepare_tipline(folder, args.redis)
-        bare_url = f"sqlite:///{folder / 'bare.db'}"
+        env, code = prepare_tipline(folder, args.redis, args.database_url)
+        bare_url = args.database_url or f"sqlite:///{folder / 'bare.db'}"
         bare_engine = make_engine(bare_url)
         BareBase.metadata.create_all(bare_engine)
         bare_engine.dispose()
@@ -369,13 +444,19 @@ def main() -> None:
                     results[name].add(load(port, request_for, slice_, args.concurrency))
         tips_stored = count_rows(env["TIPLINE_DATABASE_URL"], Tip)
         notes_stored = count_rows(bare_url, Note)
+        sealing = check_sealing(env["TIPLINE_DATABASE_URL"], Path(env["TIPLINE_INSTANCE_PATH"]))
         if args.redis:
             forget_keys(args.redis, env["TIPLINE_REDIS_PREFIX"])
 
     print(
         f"\n{args.workers} gunicorn sync workers each, {args.concurrency} client threads, "
         f"{args.seconds:g} s per measurement in {args.rounds} alternating slices, "
-        f"SQLite WAL + synchronous=FULL, {os.cpu_count()} CPUs, "
+        + (
+            "PostgreSQL (both apps in one database)"
+            if args.database_url
+            else "SQLite WAL + synchronous=FULL"
+        )
+        + f", {os.cpu_count()} CPUs, "
         + (f"tip limits counted in Redis ({args.redis})" if args.redis else "tip limits off")
     )
     print("page sizes: " + ", ".join(f"{k} {v} bytes" for k, v in sizes.items()) + "\n")
@@ -393,7 +474,8 @@ def main() -> None:
     )
     print(f"tips stored vs 2xx responses: {tips_stored} / {posted}")
     print(f"bare rows stored vs 2xx responses: {notes_stored} / {noted}")
-    met = get_ratio >= 0.5 and post_ratio >= 0.5 and tips_stored == posted
+    print(sealing)
+    met = get_ratio >= 0.5 and post_ratio >= 0.5 and tips_stored == posted and sealing.ok
     print("target met" if met else "TARGET NOT MET")
 
 

@@ -21,6 +21,7 @@ from tests.conftest import csrf_token
 from tests.followup.conftest import phone_jpeg
 from tests.intake.conftest import Posters
 from tipline.followup.models import TipMessage, TipPhoto
+from tipline.intake.i18n import catalog
 from tipline.intake.models import Tip
 
 PHONE = {"width": 360, "height": 740}
@@ -159,3 +160,71 @@ def test_a_gps_photo_from_the_form_comes_back_without_metadata(
     assert set(image.info) <= {"jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi"}
     for secret in (b"Exif", b"PhoneMakerCo", b"Model-Secret-9", b"MyHomeStreet", b"http://ns"):
         assert secret not in served
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "ar"])
+def test_follow_up_pages_fit_a_phone_in_each_direction(
+    browser: Any,
+    live_server: str,
+    posters: Posters,
+    session: Session,
+    login: Callable[[str], FlaskClient],
+    tmp_path: Path,
+    lang: str,
+) -> None:
+    """The thank-you page with a refused photo and every follow-up page, at 360 px, in a
+    left-to-right and a right-to-left language: the page's direction, nothing wider than the
+    screen, and the traveler's words in their language."""
+    t = catalog(lang)
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+
+    def check(name: str, *keys: str) -> None:
+        assert page.get_attribute("html", "lang") == lang
+        assert page.get_attribute("html", "dir") == t.dir
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{name}: {width} px wide"
+        text = page.inner_text("body")
+        for key in keys:
+            assert t[key] in text, f"{name}: {key}"
+        shot(page, f"{name}-{lang}")
+
+    not_a_photo = tmp_path / "IMG_0001.jpg"
+    not_a_photo.write_text("not a photo at all")
+    page.goto(f"{live_server}/T/{posters.station}?lang={lang}")
+    page.locator("#details").fill("A man holds her passport.")
+    page.locator("#photo").set_input_files(str(not_a_photo))
+    page.locator("#tip [type=submit]").click()
+    page.wait_for_selector("p.code", timeout=15_000)
+    check("thanks-photo-refused", "thanks_title", "photo_refused", "followup_link")
+    # The answer replaced the long form in place: it opens at its top, where the code is.
+    assert page.evaluate("scrollY") == 0
+    receipt = page.locator(".code").inner_text()
+    assert page.get_attribute(".code", "dir") == "ltr"  # its groups never swap places
+    tip = session.scalars(select(Tip)).one()
+    desk = login("ny_triager")
+    tip_page = desk.get(f"/staff/tips/{tip.id}").get_data(as_text=True)
+    desk.post(
+        f"/staff/tips/{tip.id}/reply",
+        data={"reply-csrf_token": csrf_token(tip_page), "reply-text": "What colour was his coat?"},
+    )
+    page.get_by_role("link", name=t["followup_link"]).click()
+    page.wait_for_selector("#code")
+    check("followup-code", "fu_title", "fu_intro", "fu_code", "fu_look", "fu_nothing_kept")
+    page.locator("#code").fill("ABCD-EFGH-JKMN-PQRS")
+    page.locator("form [type=submit]").click()
+    page.wait_for_selector("[role=alert]")
+    check("followup-wrong-code", "fu_not_found")
+    # The wrong code stays in the box, to be corrected rather than typed again.
+    assert page.input_value("#code") == "ABCD-EFGH-JKMN-PQRS"
+    assert page.get_attribute("#code", "dir") == "ltr"
+    page.locator("#code").fill(receipt)
+    page.locator("form [type=submit]").click()
+    page.wait_for_selector("#state")
+    check("followup-reply", "fu_status", "fu_status_looking", "fu_from_staff", "fu_add")
+    page.locator("#text").fill("Green, with a red scarf.")
+    page.locator("form [type=submit]").click()
+    page.wait_for_selector("[role=status]")
+    check("followup-added", "fu_added", "fu_from_you")
+    assert context.cookies() == []
+    context.close()

@@ -191,3 +191,21 @@ def test_rotate_reseals_everything_and_retire_drops_the_old_key(
 def test_the_environment_keyring_is_used_as_given(app: Flask) -> None:
     assert get_keyring(app).path is None
     assert get_keyring(app).to_json() == Keyring.from_json(os.environ["TIPLINE_DATA_KEY"]).to_json()
+
+
+def test_an_app_passed_in_rereads_its_keyring_file_when_due(_migrated: str, tmp_path: Path) -> None:
+    # `tipline db upgrade` (and bench/intake.py) pass the app itself, outside any app context:
+    # once RELOAD_SECONDS had passed since the keyring was read, this raised AttributeError.
+    app = make_test_app(_migrated, tmp_path / "instance", DATA_KEY="")
+    try:
+        ring = get_keyring(app)
+        ring.checked -= 60  # the re-read is due
+        assert get_keyring(app).current == ring.current
+        fresh = ring.added()
+        fresh.save()
+        os.utime(fresh.path, ns=(0, ring.mtime + 1))  # type: ignore[arg-type]
+        get_keyring(app).checked -= 60
+        assert get_keyring(app).current == fresh.current
+    finally:
+        wipe(app)
+        Database.engine(app).dispose()

@@ -124,10 +124,16 @@ def _with_tip(lang: str, then: Callable[[Tip], Response]) -> Response:
     tip = services.find_by_receipt(db.session, request.form.get("code", ""))
     if tip is None:
         _count_miss(limiter, keys)
-        # The code typed stays in the field, so one wrong character is fixed, not retyped.
-        typed = request.form.get("code", "")[:64]
-        return _page("followup/code.html", lang=lang, status=404, error="fu_not_found", code=typed)
+        return _page(
+            "followup/code.html", lang=lang, status=404, error="fu_not_found", typed=_typed()
+        )
     return then(tip)
+
+
+def _typed() -> str:
+    """The code as typed, cleaned, shown again in the box: one wrong character is fixed in
+    place, not by typing all sixteen again (the page is no-store, like every traveler page)."""
+    return clean(request.form.get("code", ""))[:40]
 
 
 def _count_miss(limiter: Limiter, keys: Any) -> None:
@@ -140,7 +146,9 @@ def _count_miss(limiter: Limiter, keys: Any) -> None:
 
 
 def _limited(lang: str, wait: float) -> Response:
-    response = _page("followup/code.html", lang=lang, status=429, error="fu_limited")
+    response = _page(
+        "followup/code.html", lang=lang, status=429, error="fu_limited", typed=_typed()
+    )
     response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
     return response
 

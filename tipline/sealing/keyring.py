@@ -266,11 +266,14 @@ def get_keyring(app: Flask | None = None) -> Keyring:
     """The current app's keyring, else the last one installed in this process. A keyring
     read from a file is read again when the file changes (checked every RELOAD_SECONDS), so
     every server seals with the new key soon after `tipline keys rotate`."""
-    target = app if app is not None else (current_app if has_app_context() else None)
-    if target is not None and EXTENSION in target.extensions:
-        ring: Keyring = target.extensions[EXTENSION]
+    # The app itself, never the proxy: `_reloaded` installs into it (an app passed in is
+    # already the object; only current_app needs unwrapping).
+    if app is None and has_app_context():
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app is not None and EXTENSION in app.extensions:
+        ring: Keyring = app.extensions[EXTENSION]
         if ring.path is not None and time.monotonic() >= ring.checked + RELOAD_SECONDS:
-            ring = _reloaded(target._get_current_object(), ring)  # type: ignore[attr-defined]
+            ring = _reloaded(app, ring)
         return ring
     if not _default:
         raise KeyringError("no keyring installed: create the app first")
