@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -15,7 +16,9 @@ from tests.triage.conftest import NOW, Staff
 from tipline.accounts.models import User
 from tipline.config import update_settings
 from tipline.intake.models import Tip
+from tipline.sealing.keyring import Keyring
 from tipline.triage import queue as q
+from tipline.triage.display import place_label
 
 
 def ids(tips: list[Tip]) -> list[int]:
@@ -307,3 +310,33 @@ def test_filters_and_pages_through_the_form(
     filtered = client.get("/staff/?station=alb&placement=k7q2-m9xd").get_data(as_text=True)
     assert page_ids(filtered) == [target.id]
     assert "Filters (active)" in filtered
+
+
+def test_the_queue_opens_only_the_sealed_words_it_shows(
+    session: Session, staff: Callable[[str], Staff], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = staff("ny_triager").user
+    factories.tip(session, details="a man in a grey coat", contact="call me", descriptions="tall")
+    unplaced = factories.tip(
+        session,
+        location_kind="unknown",
+        station_code=None,
+        station_name=None,
+        state=None,
+        typed_place="the bus depot",
+        details="by the vending machine",
+    )
+    session.expunge_all()  # read back from the database, as a request does
+    opened: list[str] = []
+    real_open = Keyring.open_text
+
+    def counting(self: Keyring, sealed: str, purpose: str) -> str:
+        opened.append(purpose)
+        return real_open(self, sealed, purpose)
+
+    monkeypatch.setattr(Keyring, "open_text", counting)
+    page = q.queue_page(session, user, q.QueueFilter())
+    labels = [place_label(t, page.timezones) for t in page.tips]
+    assert opened == ["tip.typed_place"]  # one row shows typed words; no details, no contact
+    assert "“the bus depot” (typed)" in labels
+    assert unplaced.id in ids(page.tips)
