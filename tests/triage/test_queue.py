@@ -340,3 +340,22 @@ def test_the_queue_opens_only_the_sealed_words_it_shows(
     assert opened == ["tip.typed_place"]  # one row shows typed words; no details, no contact
     assert "“the bus depot” (typed)" in labels
     assert unplaced.id in ids(page.tips)
+
+
+def test_each_user_is_offered_their_own_jurisdictions_in_the_filters(
+    login: Callable[[str], FlaskClient],
+) -> None:
+    def offered(client: FlaskClient, path: str = "/staff/") -> list[str]:
+        html = client.get(path).get_data(as_text=True)
+        select = re.search(r'<select id="jurisdiction".*?</select>', html, re.S)
+        assert select is not None
+        return re.findall(r'<option[^>]*value="([^"]*)"', select.group(0))
+
+    ny, nynj, national = login("ny_triager"), login("nynj_triager"), login("national_triager")
+    assert offered(ny) == ["", "NY"]
+    assert offered(nynj) == ["", "NJ", "NY"]
+    assert {"", "NY", "NJ", "CA", "ON"} <= set(offered(national))
+    assert offered(ny, "/staff/?auto=1") == ["", "NY"]  # the default page, refreshed
+    html = ny.get("/staff/?station=%20nyp&jurisdiction=NY").get_data(as_text=True)
+    assert 'value="NY" selected' in html or 'selected value="NY"' in html
+    assert 'value=" nyp"' in html  # what was typed, as typed
