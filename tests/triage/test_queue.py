@@ -359,3 +359,23 @@ def test_each_user_is_offered_their_own_jurisdictions_in_the_filters(
     html = ny.get("/staff/?station=%20nyp&jurisdiction=NY").get_data(as_text=True)
     assert 'value="NY" selected' in html or 'selected value="NY"' in html
     assert 'value=" nyp"' in html  # what was typed, as typed
+
+
+def test_urgent_unacknowledged_tips_within_ones_jurisdictions_newest_first(
+    session: Session, staff: Callable[[str], Staff]
+) -> None:
+    older = factories.tip(session, priority=1, received_at=NOW - timedelta(minutes=20))
+    both = factories.tip(
+        session, priority=1, jurisdictions=["NJ", "NY"], received_at=NOW - timedelta(minutes=5)
+    )
+    nj = factories.tip(session, priority=1, jurisdictions=["NJ"], received_at=NOW)
+    factories.tip(session, priority=1, status="acknowledged")
+    factories.tip(session, priority=2)
+    factories.tip(session, priority=1, status="closed", resolution="actioned")
+
+    def urgent(name: str) -> list[int]:
+        return q.urgent_unacknowledged(session, staff(name).user)
+
+    assert urgent("ny_triager") == [both.id, older.id]
+    assert urgent("nynj_triager") == [nj.id, both.id, older.id]  # the NY+NJ tip once
+    assert urgent("national_triager") == [nj.id, both.id, older.id]
