@@ -85,9 +85,8 @@ def queue() -> Response:
         render_template(
             "triage/queue.html",
             form=form,
-            filters=_filter_fields(form),
             f=f,
-            page=page,
+            **_shown(form, page, clock()),
             counts=q.status_counts(db.session, user),
             can_export=user.role in services.ACTING_ROLES,
             refresh_seconds=_refresh_seconds(),
@@ -259,6 +258,22 @@ def export(fmt: str) -> Response:
 
 def _refresh_seconds() -> int:
     return get_settings().queue_refresh_seconds
+
+
+def _shown(form: QueueFilterForm, page: q.QueuePage, now: datetime) -> dict[str, Any]:
+    """The queue page's filter fields and table rows, ready to print."""
+    # One url_for for the page: the tip links differ only in the number at their end.
+    tip_url = url_for("triage.tip", tip_id=0).removesuffix("0")
+    settings = get_settings()
+    rows = display.queue_rows(
+        page,
+        now,
+        tip_url=tip_url,
+        mine=_own_zone(),
+        urgent_minutes=settings.overdue_urgent_minutes,
+        other_hours=settings.overdue_other_hours,
+    )
+    return {"filters": _filter_fields(form), "page": page, "rows": rows}
 
 
 def _filter_fields(form: QueueFilterForm) -> Markup:
