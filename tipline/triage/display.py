@@ -39,6 +39,35 @@ SHORT_INDICATORS = {
 }
 
 
+class Placed(Protocol):
+    """What the display reads of a tip: a Tip, or a queue row's columns (queue.QueueTip)."""
+
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def state(self) -> str | None: ...
+    @property
+    def station_code(self) -> str | None: ...
+    @property
+    def station_name(self) -> str | None: ...
+    @property
+    def train_number(self) -> str | None: ...
+    @property
+    def last_stop_code(self) -> str | None: ...
+    @property
+    def next_stop_code(self) -> str | None: ...
+    @property
+    def next_stop_name(self) -> str | None: ...
+    @property
+    def next_stop_time(self) -> datetime | None: ...
+    @property
+    def typed_place(self) -> str | None: ...
+
+
 def short_indicator(key: str) -> str:
     """A few words for an indicator in a queue row."""
     return SHORT_INDICATORS.get(key, key.replace("_", " "))
@@ -53,12 +82,12 @@ def station_timezones(session: Session, codes: set[str | None]) -> dict[str, str
     return {code: tz for code, tz in rows}
 
 
-def zone_codes(tip: Tip) -> set[str | None]:
+def zone_codes(tip: Placed) -> set[str | None]:
     """The station codes whose zones `zone_of` looks at."""
     return {tip.station_code, tip.last_stop_code, tip.next_stop_code}
 
 
-def zone_of(tip: Tip, timezones: dict[str, str]) -> str | None:
+def zone_of(tip: Placed, timezones: dict[str, str]) -> str | None:
     """The tip's local zone: its station's (a train's: its last or next stop's, from
     `timezones`), else its state's or province's usual zone; None when the place is unknown."""
     for code in (tip.station_code, tip.last_stop_code, tip.next_stop_code):
@@ -97,7 +126,7 @@ def stamp(
     return text
 
 
-def is_overdue(tip: Tip, now: datetime, *, urgent_minutes: float, other_hours: float) -> bool:
+def is_overdue(tip: Placed, now: datetime, *, urgent_minutes: float, other_hours: float) -> bool:
     """True when `tip` is still unacknowledged past its deadline."""
     if tip.status != TipStatus.NEW:
         return False
@@ -139,7 +168,7 @@ def stamp_utc(moment: datetime, zone: str | None) -> str:
     return f"{stamp(moment, zone)} ({moment.astimezone(UTC):%H:%M} UTC)"
 
 
-def place_label(tip: Tip, timezones: dict[str, str], *, typed: bool = True) -> str:
+def place_label(tip: Placed, timezones: dict[str, str], *, typed: bool = True) -> str:
     """Where a tip came from in one line: a station, or a train and its next stop."""
     if tip.station_code or tip.station_name:
         name = tip.station_name or tip.station_code
@@ -156,11 +185,24 @@ def place_label(tip: Tip, timezones: dict[str, str], *, typed: bool = True) -> s
     return "Place unknown"
 
 
+class _QueueTip(Placed, Protocol):
+    """A queue row's tip (queue.QueueTip)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def in_burst(self) -> bool: ...
+    @property
+    def indicators(self) -> list[str]: ...
+    @property
+    def assignee_id(self) -> int | None: ...
+
+
 class _Page(Protocol):
     """What `queue_rows` reads of a queue page (tipline.triage.queue.QueuePage)."""
 
     @property
-    def tips(self) -> Sequence[Tip]: ...
+    def tips(self) -> Sequence[_QueueTip]: ...
     @property
     def assignees(self) -> Mapping[int, str]: ...
     @property

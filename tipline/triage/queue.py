@@ -20,7 +20,7 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from tipline.accounts.models import User
 from tipline.intake.models import Priority, Tip, TipJurisdiction, TipStatus
@@ -102,7 +102,7 @@ class Cursor:
         return cls(bool(closed), priority, received, tip_id)
 
     @classmethod
-    def after(cls, tip: Tip) -> Cursor:
+    def after(cls, tip: Tip | QueueTip) -> Cursor:
         """The cursor just past `tip`."""
         return cls(tip.is_closed, int(tip.priority), tip.received_at, tip.id)
 
@@ -111,17 +111,18 @@ class Cursor:
 class QueuePage:
     """One page of the queue, with what the rows need to display."""
 
-    tips: list[Tip]
+    tips: list[QueueTip]
     next_cursor: str | None
     assignees: dict[int, str] = field(default_factory=dict)  # user id -> email
     jurisdictions: dict[int, list[str]] = field(default_factory=dict)  # tip id -> codes
     timezones: dict[str, str] = field(default_factory=dict)  # station code -> tz name
 
 
-# What a queue row shows (and the sort key): the page loads these and no more. The traveler's
-# words are sealed (tipline.sealing), and every sealed column loaded is one decryption; of them
-# the queue shows only typed_place, and only for a tip with no station or train (`_typed_places`).
-ROW_COLUMNS = (
+# What a queue row shows (and the sort key), read as bare columns: the page builds no ORM object
+# per row. The traveler's words are sealed (tipline.sealing), and every sealed value read is one
+# decryption; of them the queue shows only typed_place, and only for a tip with no station or
+# train (`_typed_places`).
+ROW_COLUMNS: tuple[Any, ...] = (
     Tip.id,
     Tip.received_at,
     Tip.is_closed,
@@ -139,6 +140,29 @@ ROW_COLUMNS = (
     Tip.indicators,
     Tip.assignee_id,
 )
+
+
+@dataclass
+class QueueTip:
+    """One tip as its queue row shows it (ROW_COLUMNS, and typed_place where shown)."""
+
+    id: int
+    received_at: datetime
+    is_closed: bool
+    priority: int
+    status: str
+    state: str | None
+    station_code: str | None
+    station_name: str | None
+    train_number: str | None
+    last_stop_code: str | None
+    next_stop_code: str | None
+    next_stop_name: str | None
+    next_stop_time: datetime | None
+    in_burst: bool
+    indicators: list[str]
+    assignee_id: int | None
+    typed_place: str | None = None
 
 
 def visible(user: User) -> ColumnElement[bool]:
@@ -242,6 +266,11 @@ def tips_with_text(text: str) -> list[int]:
     return [tip_id for tip_id, details in rows if wanted in (details or "").casefold()]
 
 
+def _rows() -> Select[Any]:
+    """A SELECT of the queue row's columns."""
+    return select(*ROW_COLUMNS)
+
+
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), UTC)
 
@@ -253,21 +282,20 @@ def queue_queries(
     codes = walked_codes(user, f)
     walks: list[tuple[_Keys, Select[Any]]] = []
     if codes is None:
-        walks.append((_TIP_KEYS, select(Tip)))
+        walks.append((_TIP_KEYS, _rows()))
     for code in codes or ():
         # Each jurisdiction's queue is one range of ix_queue_entry_order (or _status): the
         # page costs the rows shown, however many tips the table holds.
         walks.append(
             (
                 _ENTRY_KEYS,
-                select(Tip)
+                _rows()
                 .join(QueueEntry, QueueEntry.tip_id == Tip.id)
                 .where(QueueEntry.code == code),
             )
         )
     queries = []
     for keys, query in walks:
-        query = query.options(load_only(*ROW_COLUMNS))
         order = _order(keys, f)
         query = _narrowed(query, keys, user, f)
         if after is not None:
@@ -286,10 +314,10 @@ def queue_page(
     per_page: int = PAGE_SIZE,
 ) -> QueuePage:
     """One page of the tips `user` may see, open urgent first, then priority, then oldest."""
-    found: dict[int, Tip] = {}
+    found: dict[int, QueueTip] = {}
     for query in queue_queries(user, f, after=Cursor.decode(after), limit=per_page + 1):
-        for tip in session.scalars(query):
-            found[tip.id] = tip
+        for row in session.execute(query):
+            found[row.id] = QueueTip(**row._mapping)
     # Each walk returned its own first rows; their merge holds the page's first rows, since a
     # tip in the page is within the first per_page + 1 of every jurisdiction it belongs to.
     tips = sorted(found.values(), key=_sort_key)[: per_page + 1]
@@ -318,18 +346,17 @@ def queue_page(
     return page
 
 
-def _typed_places(session: Session, tips: list[Tip]) -> None:
-    """Open typed_place for the tips whose row shows it (no station, no train) in one query,
-    instead of one lazy load per row."""
-    unplaced = [t.id for t in tips if not (t.station_code or t.station_name or t.train_number)]
+def _typed_places(session: Session, tips: list[QueueTip]) -> None:
+    """Open typed_place for the tips whose row shows it (no station, no train), in one query."""
+    unplaced = {t.id: t for t in tips if not (t.station_code or t.station_name or t.train_number)}
     if unplaced:
-        # The tips are in the identity map: the query fills in their unloaded typed_place.
-        session.scalars(
-            select(Tip).where(Tip.id.in_(unplaced)).options(load_only(Tip.typed_place))
-        ).all()
+        for tip_id, typed in session.execute(
+            select(Tip.id, Tip.typed_place).where(Tip.id.in_(unplaced))
+        ):
+            unplaced[tip_id].typed_place = typed
 
 
-def _sort_key(tip: Tip) -> tuple[bool, int, datetime, int]:
+def _sort_key(tip: QueueTip) -> tuple[bool, int, datetime, int]:
     return (tip.is_closed, int(tip.priority), tip.received_at, tip.id)
 
 
