@@ -10,7 +10,9 @@ there and dropped afterwards. A populated SQLite file is reused when its tip cou
 
 Printed: p50/p95 in milliseconds of the default queue page and a filtered page, rendered through
 the Flask test client for a signed-in New York triager and a national one, next to the same
-SELECT run bare (Core, no ORM, no template), and the status counts query.
+SELECT run bare (Core, no ORM, no template), and the status counts query; each as wall-clock
+time and as this process's CPU time (steadier on a shared machine; without the PostgreSQL
+server's share), and the load average while measuring.
 """
 
 from __future__ import annotations
@@ -368,16 +370,19 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p95 * 1000
 
 
-def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    """Run `fn` a few times to warm up, then `runs` times; p50/p95 ms."""
+def timed(fn: Callable[[], object], runs: int) -> tuple[float, float, float, float]:
+    """Run `fn` a few times to warm up, then `runs` times; p50/p95 ms of the wall clock, then
+    of this process's CPU time (which a busy machine inflates far less than the wall clock;
+    it leaves out what a PostgreSQL server spends)."""
     for _ in range(5):
         fn()
-    samples = []
+    samples, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         samples.append(time.perf_counter() - start)
-    return percentiles(samples)
+        cpu.append(time.process_time() - start_cpu)
+    return (*percentiles(samples), *percentiles(cpu))
 
 
 FILTERED = (
@@ -417,7 +422,7 @@ def measure(app: Flask, runs: int) -> None:
         ny_all = session.scalar(select(func.count()).where(TipJurisdiction.code == "NY")) or 0
     print(f"tips: {total:,} in all, {total_open:,} open; New York: {ny_all:,}, {open_ny:,} open")
 
-    rows: list[tuple[str, str, tuple[float, float]]] = []
+    rows: list[tuple[str, str, tuple[float, float, float, float]]] = []
     for label, (user_id, email, secret) in users.items():
         client = app.test_client()
         sign_in(client, email, PASSWORD, secret)
@@ -462,9 +467,13 @@ def measure(app: Flask, runs: int) -> None:
             rows.append((label, f"{name}, rendered", timed(page("/staff/" + query), runs)))
             rows.append((label, f"{name}, bare SQL", timed(bare(plans[name]), runs)))
     width = max(len(r[1]) for r in rows)
-    print(f"{'user':<9} {'what':<{width}}  {'p50 ms':>8} {'p95 ms':>8}   ({runs} runs each)")
-    for label, what, (p50, p95) in rows:
-        print(f"{label:<9} {what:<{width}}  {p50:8.2f} {p95:8.2f}")
+    print(
+        f"{'user':<9} {'what':<{width}}  {'p50 ms':>8} {'p95 ms':>8}"
+        f"  {'cpu p50':>8} {'cpu p95':>8}   ({runs} runs each)"
+    )
+    for label, what, (p50, p95, cpu50, cpu95) in rows:
+        print(f"{label:<9} {what:<{width}}  {p50:8.2f} {p95:8.2f}  {cpu50:8.2f} {cpu95:8.2f}")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":

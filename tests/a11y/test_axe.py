@@ -94,8 +94,8 @@ def test_every_staff_page_has_no_wcag_violation(
         found[path] = axe(signed_out)
     signed_out.fill("#email", "nobody@example.gov")
     signed_out.fill("#password", "wrong password")
-    signed_out.locator("button[type=submit]").click()
-    signed_out.wait_for_load_state()
+    with signed_out.expect_navigation():
+        signed_out.locator("button[type=submit]").click()
     found["/staff/signin (wrong password)"] = axe(signed_out)
     signed_out.context.close()
     assert {path: v for path, v in found.items() if v} == {}

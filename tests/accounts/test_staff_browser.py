@@ -27,8 +27,8 @@ def _sign_in(page: Any, base: str, email: str, password: str, code: str) -> None
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Continue").click()
     page.get_by_label("6-digit code").fill(code)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
 
 
 def test_invite_set_up_sign_in_then_disable_ends_the_session(
@@ -52,8 +52,8 @@ def test_invite_set_up_sign_in_then_disable_ends_the_session(
     admins.get_by_label("Email").fill("new.triager@ny.example.gov")
     admins.get_by_label("Role").select_option("triager")
     admins.get_by_label("Jurisdictions").select_option(["NY"])
-    admins.get_by_role("button", name="Invite").click()
-    admins.wait_for_load_state()
+    with admins.expect_navigation():
+        admins.get_by_role("button", name="Invite").click()
     link = admins.locator("#setup-link").inner_text()
     assert urlsplit(link).path.startswith("/staff/setup/")
 
@@ -80,8 +80,8 @@ def test_invite_set_up_sign_in_then_disable_ends_the_session(
     # The admin disables them; the triager's next page is the sign-in page.
     admins.goto(f"{live_server}/staff/users")
     admins.get_by_role("link", name="new.triager@ny.example.gov").click()
-    admins.get_by_role("button", name="Disable new.triager@ny.example.gov").click()
-    admins.wait_for_load_state()
+    with admins.expect_navigation():
+        admins.get_by_role("button", name="Disable new.triager@ny.example.gov").click()
     assert "disabled" in admins.inner_text("main")
     triagers.goto(f"{live_server}/staff/")
     assert "/staff/signin" in triagers.url

@@ -100,16 +100,16 @@ def test_follow_up_round_trip_with_a_photo(
     page.get_by_role("link", name="Check on a report you sent").click()
     shot(page, "followup-code")
     page.get_by_label("Receipt code").fill(receipt.lower())
-    page.get_by_role("button", name="Show my report").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Show my report").click()
     assert "Being looked at" in page.inner_text("#state")  # the reply acknowledged nothing,
     assert "What colour was his coat?" in page.inner_text("main")  # but staff opened it
     photo = tmp_path / "IMG_2041.jpg"
     photo.write_bytes(phone_jpeg())
     page.get_by_label("Add information").fill("Green, with a red scarf.")
     page.locator("#photo").set_input_files(str(photo))
-    page.get_by_role("button", name="Send").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Send").click()
     assert "We added this to your report." in page.inner_text("main")
     shot(page, "followup-tip")
     assert context.cookies() == []

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -15,7 +16,9 @@ from tests.triage.conftest import NOW, Staff
 from tipline.accounts.models import User
 from tipline.config import update_settings
 from tipline.intake.models import Tip
+from tipline.sealing.keyring import Keyring
 from tipline.triage import queue as q
+from tipline.triage.display import place_label
 
 
 def ids(tips: list[Tip]) -> list[int]:
@@ -307,3 +310,72 @@ def test_filters_and_pages_through_the_form(
     filtered = client.get("/staff/?station=alb&placement=k7q2-m9xd").get_data(as_text=True)
     assert page_ids(filtered) == [target.id]
     assert "Filters (active)" in filtered
+
+
+def test_the_queue_opens_only_the_sealed_words_it_shows(
+    session: Session, staff: Callable[[str], Staff], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = staff("ny_triager").user
+    factories.tip(session, details="a man in a grey coat", contact="call me", descriptions="tall")
+    unplaced = factories.tip(
+        session,
+        location_kind="unknown",
+        station_code=None,
+        station_name=None,
+        state=None,
+        typed_place="the bus depot",
+        details="by the vending machine",
+    )
+    session.expunge_all()  # read back from the database, as a request does
+    opened: list[str] = []
+    real_open = Keyring.open_text
+
+    def counting(self: Keyring, sealed: str, purpose: str) -> str:
+        opened.append(purpose)
+        return real_open(self, sealed, purpose)
+
+    monkeypatch.setattr(Keyring, "open_text", counting)
+    page = q.queue_page(session, user, q.QueueFilter())
+    labels = [place_label(t, page.timezones) for t in page.tips]
+    assert opened == ["tip.typed_place"]  # one row shows typed words; no details, no contact
+    assert "“the bus depot” (typed)" in labels
+    assert unplaced.id in ids(page.tips)
+
+
+def test_each_user_is_offered_their_own_jurisdictions_in_the_filters(
+    login: Callable[[str], FlaskClient],
+) -> None:
+    def offered(client: FlaskClient, path: str = "/staff/") -> list[str]:
+        html = client.get(path).get_data(as_text=True)
+        select = re.search(r'<select id="jurisdiction".*?</select>', html, re.S)
+        assert select is not None
+        return re.findall(r'<option[^>]*value="([^"]*)"', select.group(0))
+
+    ny, nynj, national = login("ny_triager"), login("nynj_triager"), login("national_triager")
+    assert offered(ny) == ["", "NY"]
+    assert offered(nynj) == ["", "NJ", "NY"]
+    assert {"", "NY", "NJ", "CA", "ON"} <= set(offered(national))
+    assert offered(ny, "/staff/?auto=1") == ["", "NY"]  # the default page, refreshed
+    html = ny.get("/staff/?station=%20nyp&jurisdiction=NY").get_data(as_text=True)
+    assert 'value="NY" selected' in html or 'selected value="NY"' in html
+    assert 'value=" nyp"' in html  # what was typed, as typed
+
+
+def test_urgent_unacknowledged_tips_within_ones_jurisdictions_newest_first(
+    session: Session, staff: Callable[[str], Staff]
+) -> None:
+    older = factories.tip(session, priority=1, received_at=NOW - timedelta(minutes=20))
+    both = factories.tip(
+        session, priority=1, jurisdictions=["NJ", "NY"], received_at=NOW - timedelta(minutes=5)
+    )
+    nj = factories.tip(session, priority=1, jurisdictions=["NJ"], received_at=NOW)
+    factories.tip(session, priority=1, status="acknowledged")
+    factories.tip(session, priority=2)
+    factories.tip(session, priority=1, status="closed", resolution="actioned")
+
+    def urgent(name: str) -> list[int]:
+        return q.urgent_unacknowledged(session, staff(name).user)
+
+    assert urgent("ny_triager") == [both.id, older.id]
+    assert urgent("nynj_triager") == [nj.id, both.id, older.id]  # the NY+NJ tip once
+    assert urgent("national_triager") == [nj.id, both.id, older.id]

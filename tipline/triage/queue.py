@@ -102,7 +102,7 @@ class Cursor:
         return cls(bool(closed), priority, received, tip_id)
 
     @classmethod
-    def after(cls, tip: Tip) -> Cursor:
+    def after(cls, tip: Tip | QueueTip) -> Cursor:
         """The cursor just past `tip`."""
         return cls(tip.is_closed, int(tip.priority), tip.received_at, tip.id)
 
@@ -111,11 +111,58 @@ class Cursor:
 class QueuePage:
     """One page of the queue, with what the rows need to display."""
 
-    tips: list[Tip]
+    tips: list[QueueTip]
     next_cursor: str | None
     assignees: dict[int, str] = field(default_factory=dict)  # user id -> email
     jurisdictions: dict[int, list[str]] = field(default_factory=dict)  # tip id -> codes
     timezones: dict[str, str] = field(default_factory=dict)  # station code -> tz name
+
+
+# What a queue row shows (and the sort key), read as bare columns: the page builds no ORM object
+# per row. The traveler's words are sealed (tipline.sealing), and every sealed value read is one
+# decryption; of them the queue shows only typed_place, and only for a tip with no station or
+# train (`_typed_places`).
+ROW_COLUMNS: tuple[Any, ...] = (
+    Tip.id,
+    Tip.received_at,
+    Tip.is_closed,
+    Tip.priority,
+    Tip.status,
+    Tip.state,
+    Tip.station_code,
+    Tip.station_name,
+    Tip.train_number,
+    Tip.last_stop_code,
+    Tip.next_stop_code,
+    Tip.next_stop_name,
+    Tip.next_stop_time,
+    Tip.in_burst,
+    Tip.indicators,
+    Tip.assignee_id,
+)
+
+
+@dataclass
+class QueueTip:
+    """One tip as its queue row shows it (ROW_COLUMNS, and typed_place where shown)."""
+
+    id: int
+    received_at: datetime
+    is_closed: bool
+    priority: int
+    status: str
+    state: str | None
+    station_code: str | None
+    station_name: str | None
+    train_number: str | None
+    last_stop_code: str | None
+    next_stop_code: str | None
+    next_stop_name: str | None
+    next_stop_time: datetime | None
+    in_burst: bool
+    indicators: list[str]
+    assignee_id: int | None
+    typed_place: str | None = None
 
 
 def visible(user: User) -> ColumnElement[bool]:
@@ -219,6 +266,11 @@ def tips_with_text(text: str) -> list[int]:
     return [tip_id for tip_id, details in rows if wanted in (details or "").casefold()]
 
 
+def _rows() -> Select[Any]:
+    """A SELECT of the queue row's columns."""
+    return select(*ROW_COLUMNS)
+
+
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), UTC)
 
@@ -230,14 +282,14 @@ def queue_queries(
     codes = walked_codes(user, f)
     walks: list[tuple[_Keys, Select[Any]]] = []
     if codes is None:
-        walks.append((_TIP_KEYS, select(Tip)))
+        walks.append((_TIP_KEYS, _rows()))
     for code in codes or ():
         # Each jurisdiction's queue is one range of ix_queue_entry_order (or _status): the
         # page costs the rows shown, however many tips the table holds.
         walks.append(
             (
                 _ENTRY_KEYS,
-                select(Tip)
+                _rows()
                 .join(QueueEntry, QueueEntry.tip_id == Tip.id)
                 .where(QueueEntry.code == code),
             )
@@ -262,10 +314,10 @@ def queue_page(
     per_page: int = PAGE_SIZE,
 ) -> QueuePage:
     """One page of the tips `user` may see, open urgent first, then priority, then oldest."""
-    found: dict[int, Tip] = {}
+    found: dict[int, QueueTip] = {}
     for query in queue_queries(user, f, after=Cursor.decode(after), limit=per_page + 1):
-        for tip in session.scalars(query):
-            found[tip.id] = tip
+        for row in session.execute(query):
+            found[row.id] = QueueTip(**row._mapping)
     # Each walk returned its own first rows; their merge holds the page's first rows, since a
     # tip in the page is within the first per_page + 1 of every jurisdiction it belongs to.
     tips = sorted(found.values(), key=_sort_key)[: per_page + 1]
@@ -290,10 +342,21 @@ def queue_page(
             )
         }
     page.timezones = station_timezones(session, set().union(*(zone_codes(t) for t in tips)))
+    _typed_places(session, tips)
     return page
 
 
-def _sort_key(tip: Tip) -> tuple[bool, int, datetime, int]:
+def _typed_places(session: Session, tips: list[QueueTip]) -> None:
+    """Open typed_place for the tips whose row shows it (no station, no train), in one query."""
+    unplaced = {t.id: t for t in tips if not (t.station_code or t.station_name or t.train_number)}
+    if unplaced:
+        for tip_id, typed in session.execute(
+            select(Tip.id, Tip.typed_place).where(Tip.id.in_(unplaced))
+        ):
+            unplaced[tip_id].typed_place = typed
+
+
+def _sort_key(tip: QueueTip) -> tuple[bool, int, datetime, int]:
     return (tip.is_closed, int(tip.priority), tip.received_at, tip.id)
 
 
@@ -369,18 +432,29 @@ def related_tips(session: Session, user: User, tip: Tip, *, limit: int = 20) -> 
 def urgent_unacknowledged(session: Session, user: User, *, limit: int = 50) -> list[int]:
     """Ids of the open urgent tips nobody has acknowledged that `user` may see, newest first
     (what the open queue page watches for)."""
-    query = (
-        select(Tip.id)
-        .where(
-            Tip.status == TipStatus.NEW,
-            Tip.priority == Priority.URGENT,
-            Tip.is_closed == false(),
-            visible(user),
+    codes = walked_codes(user, QueueFilter())
+    if codes is None:
+        query = (
+            select(Tip.id)
+            .where(Tip.status == TipStatus.NEW, Tip.priority == Priority.URGENT)
+            .order_by(Tip.received_at.desc(), Tip.id.desc())
+            .limit(limit)
         )
-        .order_by(Tip.received_at.desc(), Tip.id.desc())
+        return list(session.scalars(query))
+    # One range of ix_queue_entry_status per jurisdiction (instead of every urgent new tip in
+    # the country, each checked for a jurisdiction); a tip routed to two of them counts once.
+    rows = session.execute(
+        select(QueueEntry.tip_id, QueueEntry.received_at)
+        .where(
+            QueueEntry.code.in_(codes),
+            QueueEntry.status == TipStatus.NEW,
+            QueueEntry.priority == Priority.URGENT,
+        )
+        .distinct()
+        .order_by(QueueEntry.received_at.desc(), QueueEntry.tip_id.desc())
         .limit(limit)
     )
-    return list(session.scalars(query))
+    return [tip_id for tip_id, _received in rows]
 
 
 # The export moved to its own module; these names stay importable from here.

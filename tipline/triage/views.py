@@ -15,7 +15,9 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
+    get_template_attribute,
     make_response,
     redirect,
     render_template,
@@ -84,7 +86,7 @@ def queue() -> Response:
             "triage/queue.html",
             form=form,
             f=f,
-            page=page,
+            **_shown(form, page, clock()),
             counts=q.status_counts(db.session, user),
             can_export=user.role in services.ACTING_ROLES,
             refresh_seconds=_refresh_seconds(),
@@ -256,6 +258,40 @@ def export(fmt: str) -> Response:
 
 def _refresh_seconds() -> int:
     return get_settings().queue_refresh_seconds
+
+
+def _shown(form: QueueFilterForm, page: q.QueuePage, now: datetime) -> dict[str, Any]:
+    """The queue page's filter fields and table rows, ready to print."""
+    # One url_for for the page: the tip links differ only in the number at their end.
+    tip_url = url_for("triage.tip", tip_id=0).removesuffix("0")
+    settings = get_settings()
+    rows = display.queue_rows(
+        page,
+        now,
+        tip_url=tip_url,
+        mine=_own_zone(),
+        urgent_minutes=settings.overdue_urgent_minutes,
+        other_hours=settings.overdue_other_hours,
+    )
+    return {"filters": _filter_fields(form), "page": page, "rows": rows}
+
+
+def _filter_fields(form: QueueFilterForm) -> Markup:
+    """The queue's filter fields as HTML. Untouched (no filter in the URL: the default page that
+    refreshes itself), they depend only on the jurisdictions offered, so each list is rendered
+    once per app instead of on every refresh (a national list is some seventy options)."""
+    render = get_template_attribute("triage/_filters.html", "filter_fields")
+    if any(name in request.args for name in form._fields):
+        return Markup(render(form))  # noqa: S704  (our template, autoescaped)
+    key = tuple(choice.value for choice in form.jurisdiction.choices)
+    rendered: dict[tuple[str, ...], Markup] = current_app.extensions.setdefault(
+        "triage.filter_fields", {}
+    )
+    if key not in rendered:
+        if len(rendered) >= 256:  # as many as there are distinct jurisdiction lists in use
+            rendered.clear()
+        rendered[key] = Markup(render(form))  # noqa: S704  (our template, autoescaped)
+    return rendered[key]
 
 
 def _watch(user: User, now: datetime) -> dict[str, Any]:
