@@ -160,6 +160,37 @@ def test_the_last_national_admin_cannot_lock_themselves_out(
     assert status == 302
 
 
+def test_the_last_national_admin_cannot_reset_themselves(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    me = _admin(client, session, ("national",))
+    page = f"/staff/users/{me.id}"
+    status, body = _post(client, page, f"{page}/reset", {})
+    assert status == 302 and not LINK.findall(body)
+    shown = client.get(page).get_data(as_text=True)
+    assert "is the last active national admin: make another national admin first" in shown
+    session.expire_all()
+    me = session.get(User, me.id)  # type: ignore[assignment]
+    assert me.password_hash is not None and me.totp_secret is not None
+    assert not _events(session, "user.reset")
+    # A second national admin still waiting for set-up cannot manage anyone yet: still refused.
+    users.create_user(
+        session,
+        email="pending@example.gov",
+        role=Role.ADMIN,
+        jurisdiction_codes=["national"],
+        actor=None,
+        now=clock.now,
+    )
+    session.commit()
+    status, body = _post(client, page, f"{page}/reset", {})
+    assert status == 302 and "last active national admin" in client.get(page).get_data(as_text=True)
+    # With a second national admin who can sign in, resetting oneself is allowed.
+    staff_user(session, email="deputy@example.gov", role=Role.ADMIN, jurisdictions=("national",))
+    status, body = _post(client, page, f"{page}/reset", {})
+    assert status == 200 and len(LINK.findall(body)) == 1
+
+
 def test_the_set_up_link_is_emailed_when_smtp_is_set(
     client: FlaskClient, session: Session, clock: Clock, mailbox: Mailbox
 ) -> None:
@@ -179,8 +210,32 @@ def test_the_cli_keeps_the_last_national_admin_too(runner, session: Session) -> 
     assert result.exit_code == 2 and "last active national admin" in result.output
     result = runner.invoke(main, args=["users", "set", "boss@example.gov", "--role", "viewer"])
     assert result.exit_code == 2 and "last active national admin" in result.output
+    result = runner.invoke(main, args=["users", "reset", "boss@example.gov"])
+    assert result.exit_code == 2 and "last active national admin" in result.output
     session.expire_all()
-    assert users.get_user(session, "boss@example.gov").active
+    boss = users.get_user(session, "boss@example.gov")
+    assert boss.active and boss.password_hash is not None and boss.setup_token_hash is None
+
+
+def test_a_national_admin_still_in_set_up_may_get_a_fresh_link(runner, session: Session) -> None:  # type: ignore[no-untyped-def]
+    from tipline.cli import main
+
+    created = runner.invoke(
+        main,
+        args=[
+            "users",
+            "create",
+            "--email",
+            "first@example.gov",
+            "--role",
+            "admin",
+            "--jurisdiction",
+            "national",
+        ],
+    )
+    assert created.exit_code == 0, created.output
+    result = runner.invoke(main, args=["users", "reset", "first@example.gov"])
+    assert result.exit_code == 0 and "/staff/setup/" in result.output
 
 
 def test_times_show_in_the_tips_zone_and_the_users_own_where_it_differs(
