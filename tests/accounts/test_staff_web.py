@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 from flask import Flask
@@ -259,3 +260,62 @@ def test_times_show_in_the_tips_zone_and_the_users_own_where_it_differs(
     assert "2026-06-15T12:00:00+00:00" in client.get("/staff/export.json?status=all").get_data(
         as_text=True
     )
+
+
+@pytest.mark.parametrize(
+    "hidden", ["\u200b", "\u202e", "\u00ad", "\u2060", "\ufeff", "\x07", "\u00a0", "\u3000", "\t"]
+)
+def test_an_invite_with_an_invisible_character_is_refused(
+    client: FlaskClient, session: Session, clock: Clock, hidden: str
+) -> None:
+    _admin(client, session, ("NY",))
+    staff_user(session, email="njadmin@x.invalid", role=Role.ADMIN, jurisdictions=("NJ",))
+    status, page = _invite(client, f"njad{hidden}min@x.invalid", "viewer", "NY")
+    assert status == 200 and not LINK.findall(page)
+    shown = unicodedata.normalize("NFKC", hidden)  # a no-break space is a space
+    assert "invisible or space characters" in page and f"U+{ord(shown):04X}" in page
+    # At either end, spaces are trimmed (the address exists already); the rest are refused.
+    status, page = _invite(client, f"njadmin@x.invalid{hidden}", "viewer", "NY")
+    assert "invisible or space characters" in page or "exists already" in page
+    assert not LINK.findall(page)
+    session.expire_all()
+    assert len(users.list_users(session)) == 2
+    assert not _events(session, "user.create")
+
+
+def test_emails_are_normalised_alike_on_every_path(runner, session: Session) -> None:  # type: ignore[no-untyped-def]
+    from tipline.cli import main
+
+    # Full-width letters (an IME's) are the same address as the plain ones.
+    assert users.normalize_email(" ＮＹ.Admin@Example.gov ") == "ny.admin@example.gov"
+    result = runner.invoke(
+        main,
+        args=[
+            "users",
+            "create",
+            "--email",
+            "ＮＹ@example.gov",
+            "--role",
+            "viewer",
+            "--jurisdiction",
+            "NY",
+        ],
+    )
+    assert result.exit_code == 0 and "created ny@example.gov" in result.output
+    result = runner.invoke(
+        main,
+        args=[
+            "users",
+            "create",
+            "--email",
+            "ny@example.gov\u200b",
+            "--role",
+            "viewer",
+            "--jurisdiction",
+            "NY",
+        ],
+    )
+    assert result.exit_code == 2 and "invisible or space characters (U+200B)" in result.output
+    assert [u.email for u in users.list_users(session)] == ["ny@example.gov"]
+    with pytest.raises(users.InvalidEmail, match=r"U\+202E"):
+        users.normalize_email("ny\u202e@example.gov")

@@ -4,6 +4,7 @@ and ending the user's open sessions."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -103,9 +104,23 @@ def _check_not_last_national_admin(session: Session, user: User, *, set_up: bool
         )
 
 
+def _unseen(char: str) -> bool:
+    """A control, format (zero-width, direction marks), separator or other space character:
+    invisible or blank on screen, so an address holding one looks like another account's."""
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+
+
 def normalize_email(email: str) -> str:
-    """Trimmed and lower-cased; raises InvalidEmail when it is not shaped like an address."""
-    cleaned = email.strip().lower()
+    """NFKC-normalised, trimmed and lower-cased; raises InvalidEmail when it is not shaped like
+    an address or holds an invisible or space character (every path to an account comes here:
+    the web invite, the command line, sign-in and look-ups)."""
+    cleaned = unicodedata.normalize("NFKC", email).strip().lower()
+    unseen = sorted({f"U+{ord(c):04X}" for c in cleaned if _unseen(c)})
+    if unseen:
+        raise InvalidEmail(
+            f"the email holds invisible or space characters ({', '.join(unseen)}): "
+            "type the address again by hand"
+        )
     if not _EMAIL.match(cleaned) or len(cleaned) > 254:
         raise InvalidEmail(f"not an email address: {email!r}")
     return cleaned
