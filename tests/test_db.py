@@ -3,6 +3,7 @@ busy timeout, reads stay deferred, and the staff desk never answers 5xx under co
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -127,3 +128,28 @@ def test_staff_and_travelers_at_once_never_get_a_5xx(
     assert tally.count("tip.note", 302) >= 16, tally.table()
     assert tally.count("tip.ack", 302) >= 1, tally.table()
     assert tally.count("tip.send", 200) >= 8, tally.table()
+
+
+def test_the_sqlite_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # the usual umask, which made them 0644
+    try:
+        path = tmp_path / "private.db"
+        engine = make_engine(f"sqlite:///{path}")
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x TEXT)"))
+            conn.execute(text("INSERT INTO t VALUES ('words')"))
+            files = [path, path.with_name("private.db-wal"), path.with_name("private.db-shm")]
+            assert all(f.exists() for f in files)
+            assert {f.name: f.stat().st_mode & 0o777 for f in files} == {
+                f.name: 0o600 for f in files
+            }
+        engine.dispose()
+        # A file made world-readable before (by an older version) loses group and world access.
+        path.chmod(0o644)
+        engine = make_engine(f"sqlite:///{path}")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT x FROM t")).scalar_one() == "words"
+        assert path.stat().st_mode & 0o777 == 0o600
+        engine.dispose()
+    finally:
+        os.umask(old)

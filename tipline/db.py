@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from flask import Flask, g
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -78,6 +81,7 @@ def make_engine(url: str, *, busy_seconds: float = DEFAULT_BUSY_SECONDS, **kwarg
             if url.startswith(plain):
                 url = "postgresql+psycopg://" + url[len(plain) :]
         return create_engine(url, pool_pre_ping=True, **kwargs)
+    _private_sqlite_file(url)
     engine = create_engine(url, connect_args={"timeout": busy_seconds}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -110,6 +114,33 @@ def make_engine(url: str, *, busy_seconds: float = DEFAULT_BUSY_SECONDS, **kwarg
             conn.info[_WRITING] = True
 
     return engine
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file readable by its owner only (0600) before the first connection,
+    and take group and world access off existing ones. SQLite gives the -wal and -shm files the
+    main file's mode, so the database's words never sit in a world-readable file."""
+    parsed = make_url(url)
+    name = parsed.database
+    if not name or name == ":memory:" or name.startswith("file:") or parsed.query.get("uri"):
+        return
+    path = Path(name)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # no such folder, or not ours: SQLite reports it on connecting
+    else:
+        os.fchmod(fd, 0o600)  # whatever the umask
+        os.close(fd)
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = each.stat().st_mode & 0o777
+            if mode & 0o077:
+                each.chmod(mode & 0o700)
+        except OSError:
+            continue  # absent, or another user's file
 
 
 def begin_write(session: Session) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 from flask import Flask
@@ -160,6 +161,37 @@ def test_the_last_national_admin_cannot_lock_themselves_out(
     assert status == 302
 
 
+def test_the_last_national_admin_cannot_reset_themselves(
+    client: FlaskClient, session: Session, clock: Clock
+) -> None:
+    me = _admin(client, session, ("national",))
+    page = f"/staff/users/{me.id}"
+    status, body = _post(client, page, f"{page}/reset", {})
+    assert status == 302 and not LINK.findall(body)
+    shown = client.get(page).get_data(as_text=True)
+    assert "is the last active national admin: make another national admin first" in shown
+    session.expire_all()
+    me = session.get(User, me.id)  # type: ignore[assignment]
+    assert me.password_hash is not None and me.totp_secret is not None
+    assert not _events(session, "user.reset")
+    # A second national admin still waiting for set-up cannot manage anyone yet: still refused.
+    users.create_user(
+        session,
+        email="pending@example.gov",
+        role=Role.ADMIN,
+        jurisdiction_codes=["national"],
+        actor=None,
+        now=clock.now,
+    )
+    session.commit()
+    status, body = _post(client, page, f"{page}/reset", {})
+    assert status == 302 and "last active national admin" in client.get(page).get_data(as_text=True)
+    # With a second national admin who can sign in, resetting oneself is allowed.
+    staff_user(session, email="deputy@example.gov", role=Role.ADMIN, jurisdictions=("national",))
+    status, body = _post(client, page, f"{page}/reset", {})
+    assert status == 200 and len(LINK.findall(body)) == 1
+
+
 def test_the_set_up_link_is_emailed_when_smtp_is_set(
     client: FlaskClient, session: Session, clock: Clock, mailbox: Mailbox
 ) -> None:
@@ -179,8 +211,32 @@ def test_the_cli_keeps_the_last_national_admin_too(runner, session: Session) -> 
     assert result.exit_code == 2 and "last active national admin" in result.output
     result = runner.invoke(main, args=["users", "set", "boss@example.gov", "--role", "viewer"])
     assert result.exit_code == 2 and "last active national admin" in result.output
+    result = runner.invoke(main, args=["users", "reset", "boss@example.gov"])
+    assert result.exit_code == 2 and "last active national admin" in result.output
     session.expire_all()
-    assert users.get_user(session, "boss@example.gov").active
+    boss = users.get_user(session, "boss@example.gov")
+    assert boss.active and boss.password_hash is not None and boss.setup_token_hash is None
+
+
+def test_a_national_admin_still_in_set_up_may_get_a_fresh_link(runner, session: Session) -> None:  # type: ignore[no-untyped-def]
+    from tipline.cli import main
+
+    created = runner.invoke(
+        main,
+        args=[
+            "users",
+            "create",
+            "--email",
+            "first@example.gov",
+            "--role",
+            "admin",
+            "--jurisdiction",
+            "national",
+        ],
+    )
+    assert created.exit_code == 0, created.output
+    result = runner.invoke(main, args=["users", "reset", "first@example.gov"])
+    assert result.exit_code == 0 and "/staff/setup/" in result.output
 
 
 def test_times_show_in_the_tips_zone_and_the_users_own_where_it_differs(
@@ -204,3 +260,62 @@ def test_times_show_in_the_tips_zone_and_the_users_own_where_it_differs(
     assert "2026-06-15T12:00:00+00:00" in client.get("/staff/export.json?status=all").get_data(
         as_text=True
     )
+
+
+@pytest.mark.parametrize(
+    "hidden", ["\u200b", "\u202e", "\u00ad", "\u2060", "\ufeff", "\x07", "\u00a0", "\u3000", "\t"]
+)
+def test_an_invite_with_an_invisible_character_is_refused(
+    client: FlaskClient, session: Session, clock: Clock, hidden: str
+) -> None:
+    _admin(client, session, ("NY",))
+    staff_user(session, email="njadmin@x.invalid", role=Role.ADMIN, jurisdictions=("NJ",))
+    status, page = _invite(client, f"njad{hidden}min@x.invalid", "viewer", "NY")
+    assert status == 200 and not LINK.findall(page)
+    shown = unicodedata.normalize("NFKC", hidden)  # a no-break space is a space
+    assert "invisible or space characters" in page and f"U+{ord(shown):04X}" in page
+    # At either end, spaces are trimmed (the address exists already); the rest are refused.
+    status, page = _invite(client, f"njadmin@x.invalid{hidden}", "viewer", "NY")
+    assert "invisible or space characters" in page or "exists already" in page
+    assert not LINK.findall(page)
+    session.expire_all()
+    assert len(users.list_users(session)) == 2
+    assert not _events(session, "user.create")
+
+
+def test_emails_are_normalised_alike_on_every_path(runner, session: Session) -> None:  # type: ignore[no-untyped-def]
+    from tipline.cli import main
+
+    # Full-width letters (an IME's) are the same address as the plain ones.
+    assert users.normalize_email(" ＮＹ.Admin@Example.gov ") == "ny.admin@example.gov"
+    result = runner.invoke(
+        main,
+        args=[
+            "users",
+            "create",
+            "--email",
+            "ＮＹ@example.gov",
+            "--role",
+            "viewer",
+            "--jurisdiction",
+            "NY",
+        ],
+    )
+    assert result.exit_code == 0 and "created ny@example.gov" in result.output
+    result = runner.invoke(
+        main,
+        args=[
+            "users",
+            "create",
+            "--email",
+            "ny@example.gov\u200b",
+            "--role",
+            "viewer",
+            "--jurisdiction",
+            "NY",
+        ],
+    )
+    assert result.exit_code == 2 and "invisible or space characters (U+200B)" in result.output
+    assert [u.email for u in users.list_users(session)] == ["ny@example.gov"]
+    with pytest.raises(users.InvalidEmail, match=r"U\+202E"):
+        users.normalize_email("ny\u202e@example.gov")

@@ -132,6 +132,30 @@ def test_paging_since_status_and_priority(
     assert reads[0].detail["tips"] == [t.id for t in made[:3]]
 
 
+@pytest.mark.parametrize(
+    ("bad", "answer"),
+    [
+        ("limit=1e9", "limit: a whole number from 1 to 200"),
+        ("limit=0", "limit: a whole number from 1 to 200"),
+        ("limit=" + "9" * 5000, "limit: a whole number from 1 to 200"),
+        ("status=bogus", "status: one of new, acknowledged, investigating, referred, closed"),
+        ("priority=9", "priority: one of urgent, high, normal, low"),
+        (
+            "since=2026-12-06T08:00:00%2B99:00",
+            "since: a date and time in ISO 8601, such as 2026-12-06T08:00:00Z",
+        ),
+        ("since=yesterday", "since: a date and time in ISO 8601, such as 2026-12-06T08:00:00Z"),
+        ("cursor=nope", "cursor: not a cursor this API gave out"),
+    ],
+)
+def test_a_bad_query_gets_a_fixed_message_never_python_text(
+    client: FlaskClient, runner: FlaskCliRunner, bad: str, answer: str
+) -> None:
+    token = _token(runner, "NYPD", "NY")
+    status, body = _get(client, f"/api/v1/tips?{bad}", token)
+    assert (status, body) == (400, {"error": answer})
+
+
 def test_a_revoked_or_wrong_token_gets_401(
     client: FlaskClient, runner: FlaskCliRunner, session: Session, tips: dict[str, Tip]
 ) -> None:

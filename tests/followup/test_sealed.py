@@ -8,13 +8,14 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -25,9 +26,12 @@ from tipline.cli import main
 from tipline.db import Database, session_scope, utcnow
 from tipline.followup import services
 from tipline.followup.models import TipPhoto
-from tipline.intake.models import Tip
+from tipline.intake.models import Priority, Tip
 from tipline.intake.photos import clean_photo
+from tipline.migrate import upgrade
 from tipline.sealing import Keyring, get_keyring
+from tipline.triage import services as triage
+from tipline.triage.models import Resolution, TipEvent
 
 MARK = "zqxv"
 SEALED_FIELDS = (
@@ -42,11 +46,32 @@ SEALED_FIELDS = (
 
 
 def marked_tip(session: Session) -> tuple[Tip, bytes]:
-    """A tip with a marker in every sealed field, a photo, an addition and a staff reply."""
+    """A tip with a marker in every sealed field, a photo, an addition, and a staff note, a
+    priority reason and a close reason on its timeline."""
     tip = factories.tip(session, **{name: f"{MARK}-{name}" for name in SEALED_FIELDS})
     photo = clean_photo(phone_jpeg())
     services.store_photos(session, tip.id, [photo], utcnow(), None)
     services.add_from_traveler(session, tip, text=f"{MARK}-added", cleaned=[], now=utcnow())
+    staff, _ = factories.staff_user(session, email="sealer@example.gov", jurisdictions=("NY",))
+    triage.add_note(session, tip=tip, actor=staff, now=utcnow(), text=f"{MARK}-note")
+    triage.change_priority(
+        session,
+        tip=tip,
+        actor=staff,
+        now=utcnow(),
+        priority=Priority.URGENT,
+        reason=f"{MARK}-urgent",
+    )
+    triage.acknowledge(session, tip=tip, actor=staff, now=utcnow())
+    triage.close(
+        session,
+        tip=tip,
+        actor=staff,
+        now=utcnow(),
+        resolution=Resolution.NO_ACTION,
+        reason=f"{MARK}-close",
+    )
+    triage.reopen(session, tip=tip, actor=staff, now=utcnow())  # open tips are exported
     session.commit()
     return tip, photo.data
 
@@ -108,6 +133,8 @@ def test_no_marker_and_no_photo_in_the_raw_database(
     for name in SEALED_FIELDS:
         assert f"{MARK}-{name}" in page, name
     assert f"{MARK}-added" in page and f"{MARK}-reply" in page
+    for typed in ("note", "urgent", "close"):
+        assert f"{MARK}-{typed}" in page, typed
     (photo_id,) = session.scalars(
         text("SELECT id FROM tip_photo WHERE tip_id = :t").bindparams(t=tip.id)
     )
@@ -166,6 +193,8 @@ def test_rotate_reseals_everything_and_retire_drops_the_old_key(
         with Database.engine(app).connect() as conn:
             for row in conn.execute(text("SELECT details, contact FROM tip")):
                 assert all(v.startswith(f"s1:{new}:") for v in row)
+            for row in conn.execute(text("SELECT note, reason FROM tip_event")):
+                assert all(v.startswith(f"s1:{new}:") for v in row if v is not None)
             (blob,) = conn.execute(text("SELECT data FROM tip_photo")).one()
             assert Keyring.key_of(bytes(blob)) == new
         retired = runner.invoke(main, ["keys", "retire", old])
@@ -177,6 +206,8 @@ def test_rotate_reseals_everything_and_retire_drops_the_old_key(
         with app.app_context(), session_scope(app) as session:
             assert session.get(Tip, tip_id).details == f"{MARK}-details"  # type: ignore[union-attr]
             assert session.query(TipPhoto).one().data == photo
+            notes = session.scalars(select(TipEvent.note).where(TipEvent.note.is_not(None)))
+            assert list(notes) == [f"{MARK}-note"]
         listed = runner.invoke(main, ["keys", "list"])
         assert f"* {new}" in listed.output and old not in listed.output
         assert_nothing_plain(app, photo)
@@ -209,3 +240,77 @@ def test_an_app_passed_in_rereads_its_keyring_file_when_due(_migrated: str, tmp_
     finally:
         wipe(app)
         Database.engine(app).dispose()
+
+
+def _fresh_database(base: str, tmp_path: Path) -> Iterator[str]:
+    if base.startswith("sqlite"):
+        yield "sqlite:///" + str(tmp_path / "fresh.db")
+        return
+    name = f"tipline_seal_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+TYPED = ("reason", "note", "referred_to", "referral_ref")
+
+
+def test_the_migration_seals_notes_and_reasons_stored_before_it(
+    _migrated: str, tmp_path: Path
+) -> None:
+    for url in _fresh_database(_migrated, tmp_path):
+        app = make_test_app(url, tmp_path / "instance")
+        try:
+            upgrade(app, "0010_desk")
+            with app.app_context(), session_scope(app) as session:
+                tip_id = factories.tip(session).id
+            long_partner = "P" * 200  # the old column's full width: still fits once sealed
+            rows = [
+                {"kind": "note", "note": f"{MARK}-old-note {i}", "reason": None, "to": None}
+                for i in range(7)
+            ]
+            rows.append(
+                {"kind": "referred", "note": None, "reason": f"{MARK}-why", "to": long_partner}
+            )
+            rows.append({"kind": "acknowledged", "note": None, "reason": None, "to": None})
+            with Database.engine(app).begin() as conn:
+                for row in rows:
+                    conn.execute(
+                        text(
+                            "INSERT INTO tip_event (tip_id, kind, at, note, reason, referred_to, "
+                            "referral_ref) VALUES (:t, :kind, :at, :note, :reason, :to, :ref)"
+                        ),
+                        {
+                            **row,
+                            "t": tip_id,
+                            "at": utcnow().replace(tzinfo=None),
+                            "ref": f"{MARK}-ref" if row["to"] else None,
+                        },
+                    )
+            upgrade(app)
+            with Database.engine(app).connect() as conn:
+                stored = conn.execute(text(f"SELECT {', '.join(TYPED)} FROM tip_event")).all()
+            values = [v for row in stored for v in row if v is not None]
+            assert len(values) == 10
+            assert all(v.startswith("s1:") and MARK not in v for v in values)
+            with app.app_context(), session_scope(app) as session:
+                events = session.scalars(select(TipEvent).order_by(TipEvent.id)).all()
+                assert [e.note for e in events[:7]] == [f"{MARK}-old-note {i}" for i in range(7)]
+                assert (events[7].reason, events[7].referred_to, events[7].referral_ref) == (
+                    f"{MARK}-why",
+                    long_partner,
+                    f"{MARK}-ref",
+                )
+                assert events[8].note is None and events[8].reason is None
+            if url.startswith("sqlite"):
+                with Database.engine(app).connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            assert f"{MARK}-old-note".encode() not in raw_database(app)
+        finally:
+            Database.engine(app).dispose()

@@ -167,7 +167,10 @@ def set_(email: str, role: str | None, jurisdictions: tuple[str, ...]) -> None:
 def reset(email: str) -> None:
     """Clear EMAIL's password and authenticator and print a new set-up link (valid 72 hours)."""
     user = _user(email)
-    token = accounts.reset_user(db.write(), user=user, actor=None, now=utcnow())
+    try:
+        token = accounts.reset_user(db.write(), user=user, actor=None, now=utcnow())
+    except accounts.LastNationalAdmin as exc:
+        raise click.UsageError(str(exc)) from exc
     db.session.commit()
     _unlock(user.email)
     click.echo(f"reset {user.email}; their open sessions have ended")

@@ -4,6 +4,7 @@ and ending the user's open sessions."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -74,11 +75,12 @@ def _is_national_admin(user: User) -> bool:
     return user.active and user.role is Role.ADMIN and user.is_national
 
 
-def _check_not_last_national_admin(session: Session, user: User) -> None:
-    """Refuse when `user` is the only active national admin (called before they stop being one)."""
+def _check_not_last_national_admin(session: Session, user: User, *, set_up: bool = False) -> None:
+    """Refuse when `user` is the only active national admin (called before they stop being one);
+    with `set_up`, only other national admins who have set up their sign-in count."""
     if not _is_national_admin(user):
         return
-    others = session.scalar(
+    query = (
         select(User.id)
         .join(UserJurisdiction)
         .where(
@@ -89,15 +91,36 @@ def _check_not_last_national_admin(session: Session, user: User) -> None:
         )
         .limit(1)
     )
+    if set_up:
+        query = query.where(
+            User.password_hash.is_not(None),
+            User.totp_secret.is_not(None),
+            User.setup_token_hash.is_(None),
+        )
+    others = session.scalar(query)
     if others is None:
         raise LastNationalAdmin(
             f"{user.email} is the last active national admin: make another national admin first"
         )
 
 
+def _unseen(char: str) -> bool:
+    """A control, format (zero-width, direction marks), separator or other space character:
+    invisible or blank on screen, so an address holding one looks like another account's."""
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+
+
 def normalize_email(email: str) -> str:
-    """Trimmed and lower-cased; raises InvalidEmail when it is not shaped like an address."""
-    cleaned = email.strip().lower()
+    """NFKC-normalised, trimmed and lower-cased; raises InvalidEmail when it is not shaped like
+    an address or holds an invisible or space character (every path to an account comes here:
+    the web invite, the command line, sign-in and look-ups)."""
+    cleaned = unicodedata.normalize("NFKC", email).strip().lower()
+    unseen = sorted({f"U+{ord(c):04X}" for c in cleaned if _unseen(c)})
+    if unseen:
+        raise InvalidEmail(
+            f"the email holds invisible or space characters ({', '.join(unseen)}): "
+            "type the address again by hand"
+        )
     if not _EMAIL.match(cleaned) or len(cleaned) > 254:
         raise InvalidEmail(f"not an email address: {email!r}")
     return cleaned
@@ -264,8 +287,14 @@ def set_timezone(session: Session, *, user: User, timezone: str | None, now: dat
 
 
 def reset_user(session: Session, *, user: User, actor: User | None, now: datetime) -> str:
-    """Clear password and authenticator, end every session; returns a new set-up token."""
+    """Clear password and authenticator, end every session; returns a new set-up token.
+
+    Refused for the last active national admin (themselves or by the command line): until the
+    new link is used nobody could manage national staff. One still waiting for set-up may be
+    given a fresh link (the demo does this when the first one is lost)."""
     _check_manage(actor, user)
+    if user.password_hash is not None and user.totp_secret is not None:
+        _check_not_last_national_admin(session, user, set_up=True)
     user.password_hash = None
     user.totp_secret = None
     user.totp_last_step = None

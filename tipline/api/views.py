@@ -57,18 +57,34 @@ def _token() -> ApiToken:
     return token
 
 
+# A refused query is answered in fixed words naming the parameter and what it takes: never the
+# parser's own message (Python's wording, a repr of the value).
+BAD_LIMIT = f"limit: a whole number from 1 to {reads.MAX_LIMIT}"
+BAD_SINCE = "since: a date and time in ISO 8601, such as 2026-12-06T08:00:00Z"
+BAD_STATUS = "status: one of " + ", ".join(s.value for s in TipStatus)
+BAD_PRIORITY = "priority: one of " + ", ".join(p.name.lower() for p in Priority)
+BAD_CURSOR = "cursor: not a cursor this API gave out"
+
+
+def _parsed(value: str | None, parse: Any, message: str) -> Any:
+    """`parse(value)` (None when the parameter is absent or empty); ApiError 400 `message`."""
+    if not value:
+        return None
+    try:
+        return parse(value)
+    except (ValueError, KeyError, OverflowError):
+        raise ApiError(400, message) from None
+
+
 def _query() -> reads.TipQuery:
     args = request.args
-    try:
-        limit = int(args.get("limit", 50))
-        since = datetime.fromisoformat(args["since"]) if args.get("since") else None
-        status = TipStatus(args["status"]) if args.get("status") else None
-        priority = Priority[args["priority"].upper()] if args.get("priority") else None
-        after = reads.decode_cursor(args["cursor"]) if args.get("cursor") else 0
-    except (ValueError, KeyError) as exc:
-        raise ApiError(400, f"bad query: {exc}") from exc
-    if not 1 <= limit <= reads.MAX_LIMIT:
-        raise ApiError(400, f"limit: 1 to {reads.MAX_LIMIT}")
+    limit = _parsed(args.get("limit", "50"), int, BAD_LIMIT)
+    if limit is None or not 1 <= limit <= reads.MAX_LIMIT:
+        raise ApiError(400, BAD_LIMIT)
+    since = _parsed(args.get("since"), datetime.fromisoformat, BAD_SINCE)
+    status = _parsed(args.get("status"), TipStatus, BAD_STATUS)
+    priority = _parsed(args.get("priority"), lambda v: Priority[v.upper()], BAD_PRIORITY)
+    after = _parsed(args.get("cursor"), reads.decode_cursor, BAD_CURSOR) or 0
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     return reads.TipQuery(after, since, status, priority, limit)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.accounts.models import User
 from tipline.db import Base, intpk
+from tipline.sealing import Sealed
 
 
 class Resolution(enum.StrEnum):
@@ -72,11 +73,14 @@ class TipEvent(Base):
     to_status: Mapped[str | None] = mapped_column(String(16))
     from_priority: Mapped[int | None] = mapped_column(Integer)
     to_priority: Mapped[int | None] = mapped_column(Integer)
-    reason: Mapped[str | None] = mapped_column(String(500))
-    note: Mapped[str | None] = mapped_column(Text)  # internal notes: staff text, never alerted
+    # What staff type is sealed at rest like the traveler's words (tipline.sealing): notes and
+    # reasons often restate them. The forms bound each length (the sealed value is longer).
+    reason: Mapped[str | None] = mapped_column(Sealed("tip_event.reason"))
+    # internal notes: staff text, never alerted
+    note: Mapped[str | None] = mapped_column(Sealed("tip_event.note"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
-    referred_to: Mapped[str | None] = mapped_column(String(200))
-    referral_ref: Mapped[str | None] = mapped_column(String(100))
+    referred_to: Mapped[str | None] = mapped_column(Sealed("tip_event.referred_to"))
+    referral_ref: Mapped[str | None] = mapped_column(Sealed("tip_event.referral_ref"))
     resolution: Mapped[str | None] = mapped_column(String(16))
     # A plain number, not a foreign key: the timeline keeps it after the other tip is purged.
     duplicate_of_id: Mapped[int | None]
