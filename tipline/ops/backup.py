@@ -42,6 +42,8 @@ from sqlalchemy.engine import URL, make_url
 
 from tipline.config import Settings, derived_key, get_settings, key_files
 from tipline.db import Database
+from tipline.sealing.guard import key_ids_in_use, table_names
+from tipline.sealing.keyring import KEYS_FILE, Keyring, KeyringError, install
 
 FORMAT = 1
 SQLITE_FILE = "database.sqlite"
@@ -97,6 +99,10 @@ class Restored:
     keys_written: list[str]
     keys_kept: list[str]
     settings_env: Path | None
+    # Key ids the restored database uses that the instance's keyring lacks (a backup restored
+    # without its keys): its tips cannot be read until that keyring is put back.
+    keys_missing: list[str] = field(default_factory=list)
+    keyring: str = ""  # where the instance's keyring is (or must be put)
 
 
 # --- backup -----------------------------------------------------------------------------------
@@ -384,11 +390,45 @@ def restore(app: Flask, archive: Path, *, force: bool) -> Restored:
         engine.dispose()
         _check_counts(app, manifest)
     written, kept, env_file = _restore_keys(settings, keys)
+    ring, where = _instance_keyring(app, settings)
     before = manifest.revision
     upgrade(app)
     after, _head = revisions(app)
+    missing = _keys_missing(app, ring)
     engine.dispose()
-    return Restored(manifest, before, str(after), written, kept, env_file)
+    return Restored(manifest, before, str(after), written, kept, env_file, missing, where)
+
+
+def _instance_keyring(app: Flask, settings: Settings) -> tuple[Keyring | None, str]:
+    """The keyring the instance will start with (the restored file's, now installed), or None
+    when it has none: its file is missing and TIPLINE_DATA_KEY is unset."""
+    path = Path(str(settings.instance_path)) / KEYS_FILE
+    if settings.data_key:
+        return Keyring.from_json(settings.data_key), "TIPLINE_DATA_KEY"
+    if not path.exists():
+        return None, str(path)
+    try:
+        ring = Keyring.from_json(path.read_text(), path)
+    except KeyringError:
+        return None, str(path)
+    install(app, ring)  # the migrations below seal with the keyring the servers will use
+    return ring, str(path)
+
+
+def _keys_missing(app: Flask, ring: Keyring | None) -> list[str]:
+    """Key ids the database uses that `ring` lacks ("a keyring" when it needs one and has none)."""
+    engine = Database.engine(app)
+    with engine.connect() as conn:
+
+        def run(query: str) -> list[Any]:
+            return list(conn.exec_driver_sql(query).all())
+
+        tables = table_names(run, engine.dialect.name)
+        used = key_ids_in_use(run, tables)
+        tips = "tip" in tables and bool(run("SELECT 1 FROM tip LIMIT 1"))
+    if ring is None:
+        return sorted(used) or (["the receipt look-up key"] if tips else [])
+    return sorted(used - set(ring.keys))
 
 
 def _holds_data(app: Flask) -> str:

@@ -73,6 +73,17 @@ def restore_command(archive: Path, force: bool) -> None:
             err=True,
             fg="yellow",
         )
+    if done.keys_missing:
+        click.secho(
+            f"WARNING: the restored database needs key(s) {', '.join(done.keys_missing)}, which "
+            f"the keyring ({done.keyring}) does not hold: its tips cannot be read, and staff "
+            "pages would fail. Before starting the web and alert services, put back the keyring "
+            f"backed up with this database (`data_keys`, or TIPLINE_DATA_KEY), or restore a "
+            "backup made with --with-keys.",
+            err=True,
+            fg="red",
+            bold=True,
+        )
     if done.keys_written or done.settings_env is not None:
         click.echo("restart the web and alert services so they read the restored keys")
     click.echo("check the audit chain: tipline audit verify")

@@ -21,6 +21,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +65,7 @@ class Keyring:
     lookup: bytes
     created: dict[str, str] = field(default_factory=dict)
     path: Path | None = None  # the file it came from (None: from TIPLINE_DATA_KEY)
+    reload_error: str | None = None  # why the file's last re-read failed (kept: the last good)
 
     def __post_init__(self) -> None:
         if self.current not in self.keys:
@@ -211,13 +213,25 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def load(data_key: str | None, instance: Path) -> Keyring:
+def load(
+    data_key: str | None,
+    instance: Path,
+    *,
+    check: Callable[[Path], None] | None = None,
+    save: bool = True,
+) -> Keyring:
     """The keyring from TIPLINE_DATA_KEY (its JSON), or the instance folder's `data_keys`,
-    generated once (O_EXCL: two workers starting together never write two keyrings)."""
+    generated once (O_EXCL: two workers starting together never write two keyrings). Before
+    generating one, `check(path)` may refuse (raise); with `save=False` a generated keyring
+    stays in memory (no file is written)."""
     if data_key:
         return Keyring.from_json(data_key)
     path = instance / KEYS_FILE
     if not path.exists():
+        if check is not None:
+            check(path)
+        if not save:
+            return Keyring.generate(None)
         ring = Keyring.generate(path)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
