@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import threading
@@ -30,6 +31,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app, has_app_context
+
+log = logging.getLogger(__name__)
 
 EXTENSION = "tipline.sealing"
 KEYS_FILE = "data_keys"
@@ -255,15 +258,24 @@ _lock = threading.Lock()
 
 
 def _reloaded(app: Flask, ring: Keyring) -> Keyring:
+    """The file's keyring when it changed and reads; else `ring`, the last good one. A file
+    that does not read (corrupt, half-written by hand, gone) never costs a tip: the last good
+    keyring keeps sealing, the error is logged once and /readyz answers 503 until it reads."""
     assert ring.path is not None
     ring.checked = time.monotonic()
     try:
         changed = ring.path.stat().st_mtime_ns != ring.mtime
-    except OSError:
+        if not changed and ring.reload_error is None:
+            return ring
+        fresh = Keyring.from_json(ring.path.read_text(), ring.path)
+    except (OSError, KeyringError) as exc:
+        problem = str(exc) if isinstance(exc, KeyringError) else f"{ring.path}: {exc.strerror}"
+        if ring.reload_error is None:
+            log.error("the keyring file does not read; keeping the last good keyring: %s", problem)
+        ring.reload_error = problem
         return ring
-    if not changed:
-        return ring
-    fresh = Keyring.from_json(ring.path.read_text(), ring.path)
+    if ring.reload_error is not None:
+        log.warning("the keyring file reads again: %s", ring.path)
     install(app, fresh)
     return fresh
 
