@@ -241,3 +241,26 @@ def test_not_a_backup(tmp_path: Path, app: Flask) -> None:
     result = app.test_cli_runner().invoke(main, ["restore", str(path)])
     assert result.exit_code == 1
     assert "cannot read" in result.output
+
+
+def test_a_bad_key_file_is_refused_before_the_database_is_replaced(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    # F11: the key file names were checked only after the database had been restored.
+    archive, crafted = tmp_path / "a.backup", tmp_path / "crafted.backup"
+    with _instance(new_database(), tmp_path / "one") as one:
+        _placement(one)
+        assert _cli(one, "backup", "-o", str(archive)).exit_code == 0
+    with tarfile.open(archive) as src, tarfile.open(crafted, "w:gz") as dst:
+        for member in src.getmembers():
+            dst.addfile(member, src.extractfile(member))
+        evil = tarfile.TarInfo("keys/../../../escaped_key")
+        evil.size = 3
+        dst.addfile(evil, io.BytesIO(b"abc"))
+    with _instance(new_database(), tmp_path / "two") as two:
+        result = _cli(two, "restore", str(crafted))
+        assert result.exit_code == 1
+        assert "unexpected key file name" in result.output
+        with session_scope(two) as s:
+            assert s.scalar(select(func.count()).select_from(factories.Station)) == 0
+    assert not list(tmp_path.rglob("escaped_key"))

@@ -381,6 +381,9 @@ def restore(app: Flask, archive: Path, *, force: bool) -> Restored:
             for m in tar.getmembers()
             if m.name.startswith(KEYS) and m.isfile()
         }
+        # Everything is checked before anything is written: a bad key file never leaves the
+        # database replaced and the keys not.
+        _check_key_names(keys)
         engine = Database.engine(app)
         engine.dispose()
         if manifest.backend == "sqlite":
@@ -521,9 +524,8 @@ def _restore_keys(
     written: list[str] = []
     kept: list[str] = []
     env_file = None
+    _check_key_names(keys)
     for name, content in sorted(keys.items()):
-        if "/" in name or name.startswith("."):
-            raise BackupError(f"unexpected key file name in the backup: {name!r}")
         if name == SETTINGS_ENV:
             env_file = folder / "restored-settings.env"
             _write_600(env_file, content)
@@ -538,6 +540,13 @@ def _restore_keys(
         _write_600(target, content)
         written.append(name)
     return written, kept, env_file
+
+
+def _check_key_names(keys: dict[str, bytes]) -> None:
+    """Refuse a key file name that is not a plain file name in the instance folder."""
+    for name in keys:
+        if not name or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
+            raise BackupError(f"unexpected key file name in the backup: {name!r}")
 
 
 def _write_600(path: Path, content: bytes) -> None:
