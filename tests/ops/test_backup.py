@@ -4,6 +4,7 @@ fresh instance, holds every tip it counted with its content, and the same audit 
 from __future__ import annotations
 
 import io
+import json
 import stat
 import tarfile
 import threading
@@ -15,6 +16,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from tests import factories, loadgen
@@ -264,3 +266,28 @@ def test_a_bad_key_file_is_refused_before_the_database_is_replaced(
         with session_scope(two) as s:
             assert s.scalar(select(func.count()).select_from(factories.Station)) == 0
     assert not list(tmp_path.rglob("escaped_key"))
+
+
+def test_settings_json_masks_every_credential_in_a_url(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    # F10: the Redis password was kept in clear in a key-less backup's settings.json.
+    archive = tmp_path / "a.backup"
+    url = new_database()
+    redis_url = "redis://:redispass@127.0.0.1:6391/0"
+    with _instance(url, tmp_path / "one", REDIS_URL=redis_url, METRICS_TOKEN="metricstok") as one:
+        assert _cli(one, "backup", "-o", str(archive)).exit_code == 0
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("settings.json")
+        assert member is not None
+        settings = json.loads(member.read())
+    text = json.dumps(settings)
+    assert "redispass" not in text and "metricstok" not in text
+    assert settings["TIPLINE_REDIS_URL"] == "redis://:***@127.0.0.1:6391/0"
+    assert settings["TIPLINE_METRICS_TOKEN"] == "(set)"
+    password = make_url(url).password
+    if password:
+        assert str(password) not in text
+    assert backups.mask_url_credentials("https://h.example/hook?token=abc&x=1") == (
+        "https://h.example/hook?token=***&x=1"
+    )

@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -281,11 +282,32 @@ def _keys(settings: Settings) -> dict[str, bytes]:
 
 
 def _settings_text(settings: Settings) -> dict[str, str]:
-    shown = settings.public()
-    url = settings.database_url
-    if url:
-        shown["TIPLINE_DATABASE_URL"] = make_url(url).render_as_string(hide_password=True)
-    return shown
+    """Every setting as text, secrets masked (settings.public) and so is any credential in a
+    URL: a password or token in its user part (`redis://:pass@host`) or its query string."""
+    return {name: mask_url_credentials(value) for name, value in settings.public().items()}
+
+
+# scheme://userinfo@ : the userinfo (up to the authority's last @) is a credential: a password,
+# or a token as the user name.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/?#\s]*)@")
+_QUERY_SECRET = re.compile(
+    r"(?P<name>[?&;](?:[^=&;#\s]*(?:pass|pwd|secret|token|key|auth|sig)[^=&;#\s]*)=)[^&;#\s]*",
+    re.IGNORECASE,
+)
+MASK = "***"
+
+
+def mask_url_credentials(value: str) -> str:
+    """`value` with the password (or a lone user name, often a token) of every URL in it, and
+    any credential-like query parameter, replaced by ***."""
+
+    def userinfo(m: re.Match[str]) -> str:
+        user, colon, _password = m.group("info").partition(":")
+        masked = f"{user}:{MASK}" if colon else MASK
+        return f"{m.group('scheme')}{masked}@"
+
+    value = _USERINFO.sub(userinfo, value)
+    return _QUERY_SECRET.sub(lambda m: m.group("name") + MASK, value)
 
 
 def _sha256(path: Path) -> str:
