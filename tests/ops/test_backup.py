@@ -291,3 +291,40 @@ def test_settings_json_masks_every_credential_in_a_url(
     assert backups.mask_url_credentials("https://h.example/hook?token=abc&x=1") == (
         "https://h.example/hook?token=***&x=1"
     )
+
+
+def test_restore_refuses_a_database_other_processes_use(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    # F12: `restore --force` over running servers lost the tips they took meanwhile.
+    from tipline.db import make_engine
+
+    archive = tmp_path / "a.backup"
+    url = new_database()
+    with _instance(url, tmp_path / "one") as one:
+        _placement(one)
+        assert _cli(one, "backup", "-o", str(archive)).exit_code == 0
+        with session_scope(one, write=True) as s:
+            factories.station(s, **factories.NWK)
+        server = make_engine(url)  # a web worker's pool: one idle connection kept open
+        with server.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM tip").all()
+        try:
+            started = time.monotonic()
+            result = _cli(one, "restore", str(archive), "--force")
+            assert time.monotonic() - started < 5
+            assert result.exit_code == 1
+            assert "in use" in result.output and "stop the web and alert services" in result.output
+            assert "--force twice" in result.output
+            with session_scope(one) as s:  # nothing was replaced
+                assert set(s.scalars(select(factories.Station.code))) == {"NYP", "NWK"}
+            result = _cli(one, "restore", str(archive), "--force", "--force")
+            assert result.exit_code == 0, result.output
+        finally:
+            server.dispose()
+        with session_scope(one, write=True) as s:
+            factories.station(s, **factories.NWK)
+        # Once the servers are stopped, one --force is enough.
+        assert _cli(one, "restore", str(archive), "--force").exit_code == 0
+        with session_scope(one) as s:
+            assert set(s.scalars(select(factories.Station.code))) == {"NYP"}

@@ -63,6 +63,14 @@ class RestoreRefused(BackupError):
     """The target database holds data and --force was not given."""
 
 
+class DatabaseInUse(BackupError):
+    """Other processes (servers still running) use the target database."""
+
+
+# How long a restore waits for SQLite's exclusive lock before saying the database is in use.
+IN_USE_SECONDS = 0.5
+
+
 @dataclass(frozen=True)
 class Manifest:
     """What a backup holds (manifest.json)."""
@@ -376,8 +384,9 @@ def _member(tar: tarfile.TarFile, name: str) -> bytes:
     return fh.read()
 
 
-def restore(app: Flask, archive: Path, *, force: bool) -> Restored:
-    """Restore `archive` into the app's database (and its keys into the instance folder)."""
+def restore(app: Flask, archive: Path, *, force: bool, live: bool = False) -> Restored:
+    """Restore `archive` into the app's database (and its keys into the instance folder).
+    Refused while other processes use the database (servers still running), unless `live`."""
     from tipline.migrate import revisions, upgrade
 
     settings = get_settings(app)
@@ -408,6 +417,13 @@ def restore(app: Flask, archive: Path, *, force: bool) -> Restored:
         _check_key_names(keys)
         engine = Database.engine(app)
         engine.dispose()
+        in_use = "" if live else _in_use(app, url)
+        if in_use:
+            raise DatabaseInUse(
+                f"the database is in use ({in_use}): stop the web and alert services first "
+                "(systemctl stop tipline-web tipline-alerts), or a tip sent during the restore "
+                "would get a receipt and then be lost. To restore anyway, give --force twice"
+            )
         if manifest.backend == "sqlite":
             _restore_sqlite(data_file, _sqlite_path(url))
         else:
@@ -454,6 +470,37 @@ def _keys_missing(app: Flask, ring: Keyring | None) -> list[str]:
     if ring is None:
         return sorted(used) or (["the receipt look-up key"] if tips else [])
     return sorted(used - set(ring.keys))
+
+
+def _in_use(app: Flask, url: URL) -> str:
+    """What else uses the database now ("" when nothing): on PostgreSQL any other client
+    session; on SQLite any other connection that holds the file open (a server's pool keeps
+    one open even when idle, and with it a lock an exclusive-mode transaction cannot take)."""
+    engine = Database.engine(app)
+    if url.get_backend_name() == "sqlite":
+        path = _sqlite_path(url)
+        if not path.exists():
+            return ""
+        raw = sqlite3.connect(path, timeout=IN_USE_SECONDS, isolation_level=None)
+        try:
+            raw.execute("PRAGMA locking_mode=EXCLUSIVE")
+            raw.execute("BEGIN EXCLUSIVE")
+            raw.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            raw.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            return f"another process has {path.name} open: {exc}"
+        finally:
+            raw.close()
+        return ""
+    with engine.connect() as conn:
+        others = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )
+        ).scalar_one()
+    engine.dispose()
+    return f"{others} other sessions are connected to it" if others else ""
 
 
 def _holds_data(app: Flask) -> str:
