@@ -73,6 +73,19 @@ def test_a_missing_keyring_is_not_generated_over_sealed_tips(
     assert result.returncode == 1 and kid in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert not (instance / "data_keys").exists()
+    # As gunicorn calls it (`tipline:create_app()`), before any model module was imported.
+    env = {**os.environ, "TIPLINE_INSTANCE_PATH": str(instance), "TIPLINE_DATABASE_URL": url}
+    env["TIPLINE_DATA_KEY"] = ""
+    served = subprocess.run(
+        [sys.executable, "-c", "from tipline import create_app; create_app()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert served.returncode != 0 and "KeyringMissing: the keyring" in served.stderr
+    assert kid in served.stderr, served.stderr[-500:]
+    assert not (instance / "data_keys").exists()
     # The documented override starts afresh (a new keyring, the old tips lost).
     with _instance(url, instance, NEW_KEYRING=True) as app:
         assert get_keyring(app).current != kid

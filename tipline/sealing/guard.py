@@ -37,6 +37,14 @@ class KeyringMissing(KeyringError, SettingsError):
 
 
 def _columns() -> list[tuple[str, str, str]]:
+    # Every model registered on Base.metadata, even this early in create_app (before the
+    # blueprints import them) or in a process that never imported them.
+    import tipline.accounts.models
+    import tipline.api.models
+    import tipline.followup.models
+    import tipline.intake.models
+    import tipline.locations.models
+    import tipline.triage.models  # noqa: F401
     from tipline.sealing.rotate import sealed_columns
 
     return [(c.table, c.column, c.key) for c in sealed_columns()]
