@@ -7,7 +7,7 @@ import logging
 import pytest
 from gunicorn.config import Config
 
-from tipline.serving import REDACTED, NoAddressLogger, redact
+from tipline.serving import REDACTED, REQUEST_TEXT, NoAddressLogger, redact, scrub_request
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,47 @@ def test_the_logger_redacts_messages_arguments_and_tracebacks(
     assert f"ValueError: while talking to {REDACTED}" in err
     assert f"again {REDACTED}" in err
     assert len(logging.getLogger("gunicorn.error").filters) == 1
+
+
+def test_the_logger_keeps_a_malformed_requests_text_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A malformed request line may carry a set-up link's token or search text: gunicorn logs
+    # it raw ("Invalid HTTP request line: 'GET /staff/setup/<token>...'"), and the URI of a
+    # request whose handling failed.
+    from gunicorn.http.errors import InvalidHeader, InvalidRequestLine, LimitRequestLine
+
+    cfg = Config()
+    cfg.set("errorlog", "-")
+    logger = NoAddressLogger(cfg)
+    line = "GET /staff/setup/SETUPTOKEN42\x01?q=SEARCHWORDS HTTP/1.1"
+    for exc in (InvalidRequestLine(line), InvalidHeader("X-Token: SETUPTOKEN42")):
+        # Exactly as gunicorn's worker writes it (workers/base.py handle_error).
+        logger.warning(f"Invalid request from ip=198.51.100.23: {exc}")
+    logger.warning("Invalid request from ip=198.51.100.23: %s", LimitRequestLine(9000, 4094))
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        logger.exception("Error handling request %s %s", "GET", "/staff/setup/SETUPTOKEN42?q=x")
+        logger.exception("Error handling request %s", "/t/SEARCHWORDS")
+    err = capsys.readouterr().err
+    assert "SETUPTOKEN42" not in err and "SEARCHWORDS" not in err and "198.51.100.23" not in err
+    assert f"Invalid HTTP request line: {REQUEST_TEXT}" in err
+    assert f"Invalid HTTP Header: {REQUEST_TEXT}" in err
+    assert "Request Line is too large (9000 > 4094)" in err
+    assert f"Error handling request GET {REQUEST_TEXT}" in err and "RuntimeError: boom" in err
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Booting worker with pid: 12", "Booting worker with pid: 12"),
+        ("Error handling request (no URI read)", "Error handling request (no URI read)"),
+        ("Invalid request from ip=x: 'GET /a'", f"Invalid request from ip=x: {REQUEST_TEXT}"),
+        ("Invalid request from ip=x: No more data after: b'/a'", None),
+    ],
+)
+def test_scrub_request_keeps_other_lines(line: str, expected: str | None) -> None:
+    assert scrub_request(line) == (
+        expected or f"Invalid request from ip=x: No more data after: {REQUEST_TEXT}"
+    )

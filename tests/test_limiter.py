@@ -7,9 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from flask import Flask
+from sqlalchemy.orm import Session
 
 from tipline.config import Rate
-from tipline.limiter import Limiter, _refused
+from tipline.limiter import LIMITER, Limiter, LimiterUnavailable, _refused
+from tipline.ops.health import readiness
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -117,3 +120,42 @@ def test_a_hold_lasts_exactly_its_seconds(limiter: Limiter) -> None:
     limiter.hold(1, "lock", "f")
     time.sleep(1.1)
     assert limiter.held(1, "lock", "f") == 0
+
+
+def test_a_fingerprint_never_fails_when_redis_is_down_from_the_start() -> None:
+    from tests.processes import free_port
+
+    limiter = Limiter(f"redis://127.0.0.1:{free_port()}/0", prefix="tipline-test-dead")
+    started = time.monotonic()
+    first = limiter.fingerprint("203.0.113.9")
+    # Hashed with this process's salt, the same for a while (not asked for again every time).
+    assert limiter.fingerprint("203.0.113.9") == first
+    assert time.monotonic() - started < 3.0
+    with pytest.raises(LimiterUnavailable):  # the hit itself still says "unavailable"
+        limiter.hit(Rate(3, 60), "signin", first)
+
+
+def test_sign_in_and_follow_up_fail_open_when_redis_is_down_when_the_app_starts(
+    app: Flask, session: Session
+) -> None:
+    # F15: workers started while Redis was down answered 500 on sign-in and /followup.
+    from tests import factories
+    from tests.followup.test_followup import send_tip
+    from tests.processes import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    app.extensions[LIMITER] = Limiter(dead, prefix="tipline-test-dead")
+    client = app.test_client()
+    poster = factories.placement(session, station=factories.station(session))
+    session.commit()
+    code = send_tip(client, f"/T/{poster.code}")
+    looked_up = client.post("/followup", data={"code": code})
+    assert looked_up.status_code < 500, looked_up.status_code
+    user, secret = factories.staff_user(session)
+    staff = app.test_client()
+    factories.sign_in(staff, user.email, factories.STAFF_PASSWORD, secret)
+    assert staff.get("/staff/").status_code == 200
+    try:
+        assert app.test_client().get("/readyz").status_code == 503
+    finally:
+        readiness(app).dispose()

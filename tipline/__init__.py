@@ -30,9 +30,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from tipline import sealing
     from tipline.sealing.keyring import load as load_keyring
 
-    # Before the database: every tip column of free text is sealed under this keyring.
-    sealing.install(app, load_keyring(settings.data_key, Path(app.instance_path)))
     db.init_app(app)
+    # Before any query: every tip column of free text is sealed under this keyring. A missing
+    # keyring file is generated only into a database that holds no tip (tipline.sealing.guard).
+    sealing.install(app, load_keyring(settings.data_key, Path(app.instance_path), **_fresh(app)))
     app.extensions[LIMITER] = Limiter(settings.redis_url, prefix=settings.redis_prefix)
 
     from tipline import accounts, locations, security, triage
@@ -62,3 +63,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Last: inside a gunicorn worker this starts the background jobs the steps above registered.
     serving.init_app(app)
     return app
+
+
+def _fresh(app: Flask) -> dict[str, Any]:
+    """How the keyring may be generated when its file is missing: refused while the database
+    holds tips (unless NEW_KEYRING), and only in memory for `tipline restore`, which writes the
+    backup's keyring, or leaves the instance without one so the next start says what is lost."""
+    from pathlib import Path
+
+    import click
+
+    from tipline.config import get_settings
+    from tipline.sealing.guard import refuse_fresh_keyring_for
+
+    ctx = click.get_current_context(silent=True)
+    restoring = ctx is not None and ctx.info_name == "restore"
+    if get_settings(app).new_keyring:
+        return {"save": not restoring}
+
+    def check(where: Path) -> None:
+        refuse_fresh_keyring_for(db.engine(app), str(where))
+
+    return {"save": not restoring, "check": None if restoring else check}

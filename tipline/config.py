@@ -117,6 +117,11 @@ class Settings:
         "instance folder as `data_keys`",
         secret=True,
     )
+    new_keyring: bool = setting(
+        False,
+        "start with a newly generated keyring although `data_keys` is missing and the database "
+        "holds tips (their text and receipts are lost for good); set once, then remove",
+    )
     redis_url: str | None = setting(
         None, "shared limiter storage across workers and machines (`redis://host:6379/0`)"
     )

@@ -37,6 +37,10 @@ SALT_SECONDS = 24 * 3600
 # A Redis that is down or unreachable must fail a hit within a second (callers then choose
 # fail-open or fail-closed), never hold a request for the TCP timeout.
 REDIS_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+# While Redis cannot give the shared salt, a worker hashes with its own salt and asks again
+# after this many seconds: a fingerprint never fails, so every caller reaches its own
+# fail-open (or fail-closed) choice on the hit that follows.
+SALT_RETRY_SECONDS = 5.0
 
 
 class LimiterUnavailable(RuntimeError):
@@ -73,6 +77,7 @@ class Limiter:
         self._fixed = FixedWindowRateLimiter(self._storage)
         self._lock = threading.Lock()
         self._salt: bytes = secrets.token_bytes(32)
+        self._salt_local = False  # True while Redis is down and this process's salt stands in
         # Shared storage: the first fingerprint fetches the salt every worker uses.
         self._salt_until = 0.0 if redis_url else time.monotonic() + SALT_SECONDS
         self._redis: Any = self._storage.get_connection() if redis_url else None  # type: ignore[attr-defined]
@@ -95,8 +100,20 @@ class Limiter:
                 return self._salt
         # Every worker must hash an address the same way, so the salt is shared through Redis:
         # the first worker to need one sets it (NX) with an expiry; the others read it.
-        salt, ttl = self._shared_salt()
+        try:
+            salt, ttl = self._shared_salt()
+        except LimiterUnavailable as exc:
+            with self._lock:
+                # Redis is down (perhaps since before this worker started): hash with this
+                # process's own salt for now; the counts themselves fail open or closed as
+                # each caller decides, and the shared salt is fetched once Redis answers.
+                if not self._salt_local:
+                    log.warning("limiter salt unavailable, using a per-process one: %s", exc)
+                self._salt_local = True
+                self._salt_until = now + SALT_RETRY_SECONDS
+                return self._salt
         with self._lock:
+            self._salt_local = False
             self._salt = salt
             # Re-read well before it expires so no two workers hash with different salts long.
             self._salt_until = now + max(1.0, min(ttl, 300.0))

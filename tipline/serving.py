@@ -166,11 +166,37 @@ def redact(text: str) -> str:
     return _CANDIDATE.sub(lambda m: REDACTED if _is_address(m.group()) else m.group(), text)
 
 
+REQUEST_TEXT = "[request text]"
+# Gunicorn's refusal of a malformed request: "Invalid request from ip=...: <what>: <its repr>",
+# where the repr is the raw request line, method, version, header or chunk (a path that may be
+# a /staff/setup/<token> link, a query with search text). The kind of error stays, its text not.
+_INVALID = "Invalid request from ip="
+_PLAIN_KIND = re.compile(r"[A-Za-z][A-Za-z0-9 ()<>=.,-]*")
+_HANDLING = "Error handling request"
+
+
+def scrub_request(message: str) -> str:
+    """`message` without the raw request text gunicorn puts in its error lines."""
+    if message.startswith(_INVALID) and ": " in message:
+        head, _, error = message.partition(": ")
+        kind, sep, _payload = error.partition(": ")
+        if not _PLAIN_KIND.fullmatch(kind):
+            return f"{head}: {REQUEST_TEXT}"
+        return f"{head}: {kind}: {REQUEST_TEXT}" if sep else f"{head}: {kind}"
+    if message.startswith(_HANDLING) and message != f"{_HANDLING} (no URI read)":
+        # "Error handling request GET /staff/setup/<token>?q=...": the method at most.
+        words = message[len(_HANDLING) :].split()
+        method = words[0] if len(words) > 1 and words[0].isalpha() and words[0].isupper() else ""
+        return f"{_HANDLING} {method} {REQUEST_TEXT}".replace("  ", " ")
+    return message
+
+
 class _RedactAddresses(logging.Filter):
-    """Rewrites a record's message and traceback with the addresses replaced."""
+    """Rewrites a record's message and traceback with the addresses (and the raw text of a
+    malformed request) replaced."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), None
+        record.msg, record.args = redact(scrub_request(record.getMessage())), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

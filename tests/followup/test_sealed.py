@@ -314,3 +314,40 @@ def test_the_migration_seals_notes_and_reasons_stored_before_it(
             assert f"{MARK}-old-note".encode() not in raw_database(app)
         finally:
             Database.engine(app).dispose()
+
+
+def test_a_keyring_file_that_stops_reading_keeps_the_last_good_one(
+    _migrated: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # F9: a corrupt data_keys file made every re-read raise, and tips got a 500 (lost).
+    from tests.followup.test_followup import send_tip
+    from tipline.ops.health import readiness
+
+    app = make_test_app(_migrated, tmp_path / "instance", DATA_KEY="")
+    try:
+        ring = get_keyring(app)
+        assert ring.path is not None
+        good = ring.path.read_text()
+        with session_scope(app, write=True) as s:
+            code = factories.placement(s, station=factories.station(s)).code
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 200
+        ring.path.write_text('{"broken')
+        for _ in range(2):
+            get_keyring(app).checked -= 60  # a re-read is due
+            assert send_tip(client, f"/T/{code}")  # stored, with a receipt
+            assert client.get("/readyz").status_code == 503
+        assert get_keyring(app).current == ring.current
+        errors = [r for r in caplog.records if r.name == "tipline.sealing.keyring"]
+        assert [r.levelname for r in errors] == ["ERROR"]
+        ring.path.write_text(good)
+        os.utime(ring.path, ns=(0, ring.mtime + 1))
+        get_keyring(app).checked -= 60
+        assert client.get("/readyz").status_code == 200
+        assert get_keyring(app).reload_error is None
+        with session_scope(app) as s:
+            assert s.scalar(text("SELECT count(*) FROM tip")) == 2
+    finally:
+        readiness(app).dispose()
+        wipe(app)
+        Database.engine(app).dispose()

@@ -4,6 +4,7 @@ fresh instance, holds every tip it counted with its content, and the same audit 
 from __future__ import annotations
 
 import io
+import json
 import stat
 import tarfile
 import threading
@@ -15,6 +16,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from tests import factories, loadgen
@@ -241,3 +243,88 @@ def test_not_a_backup(tmp_path: Path, app: Flask) -> None:
     result = app.test_cli_runner().invoke(main, ["restore", str(path)])
     assert result.exit_code == 1
     assert "cannot read" in result.output
+
+
+def test_a_bad_key_file_is_refused_before_the_database_is_replaced(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    # F11: the key file names were checked only after the database had been restored.
+    archive, crafted = tmp_path / "a.backup", tmp_path / "crafted.backup"
+    with _instance(new_database(), tmp_path / "one") as one:
+        _placement(one)
+        assert _cli(one, "backup", "-o", str(archive)).exit_code == 0
+    with tarfile.open(archive) as src, tarfile.open(crafted, "w:gz") as dst:
+        for member in src.getmembers():
+            dst.addfile(member, src.extractfile(member))
+        evil = tarfile.TarInfo("keys/../../../escaped_key")
+        evil.size = 3
+        dst.addfile(evil, io.BytesIO(b"abc"))
+    with _instance(new_database(), tmp_path / "two") as two:
+        result = _cli(two, "restore", str(crafted))
+        assert result.exit_code == 1
+        assert "unexpected key file name" in result.output
+        with session_scope(two) as s:
+            assert s.scalar(select(func.count()).select_from(factories.Station)) == 0
+    assert not list(tmp_path.rglob("escaped_key"))
+
+
+def test_settings_json_masks_every_credential_in_a_url(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    # F10: the Redis password was kept in clear in a key-less backup's settings.json.
+    archive = tmp_path / "a.backup"
+    url = new_database()
+    redis_url = "redis://:redispass@127.0.0.1:6391/0"
+    with _instance(url, tmp_path / "one", REDIS_URL=redis_url, METRICS_TOKEN="metricstok") as one:
+        assert _cli(one, "backup", "-o", str(archive)).exit_code == 0
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("settings.json")
+        assert member is not None
+        settings = json.loads(member.read())
+    text = json.dumps(settings)
+    assert "redispass" not in text and "metricstok" not in text
+    assert settings["TIPLINE_REDIS_URL"] == "redis://:***@127.0.0.1:6391/0"
+    assert settings["TIPLINE_METRICS_TOKEN"] == "(set)"
+    password = make_url(url).password
+    if password:
+        assert str(password) not in text
+    assert backups.mask_url_credentials("https://h.example/hook?token=abc&x=1") == (
+        "https://h.example/hook?token=***&x=1"
+    )
+
+
+def test_restore_refuses_a_database_other_processes_use(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    # F12: `restore --force` over running servers lost the tips they took meanwhile.
+    from tipline.db import make_engine
+
+    archive = tmp_path / "a.backup"
+    url = new_database()
+    with _instance(url, tmp_path / "one") as one:
+        _placement(one)
+        assert _cli(one, "backup", "-o", str(archive)).exit_code == 0
+        with session_scope(one, write=True) as s:
+            factories.station(s, **factories.NWK)
+        server = make_engine(url)  # a web worker's pool: one idle connection kept open
+        with server.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM tip").all()
+        try:
+            started = time.monotonic()
+            result = _cli(one, "restore", str(archive), "--force")
+            assert time.monotonic() - started < 5
+            assert result.exit_code == 1
+            assert "in use" in result.output and "stop the web and alert services" in result.output
+            assert "--force twice" in result.output
+            with session_scope(one) as s:  # nothing was replaced
+                assert set(s.scalars(select(factories.Station.code))) == {"NYP", "NWK"}
+            result = _cli(one, "restore", str(archive), "--force", "--force")
+            assert result.exit_code == 0, result.output
+        finally:
+            server.dispose()
+        with session_scope(one, write=True) as s:
+            factories.station(s, **factories.NWK)
+        # Once the servers are stopped, one --force is enough.
+        assert _cli(one, "restore", str(archive), "--force").exit_code == 0
+        with session_scope(one) as s:
+            assert set(s.scalars(select(factories.Station.code))) == {"NYP"}

@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -42,6 +43,8 @@ from sqlalchemy.engine import URL, make_url
 
 from tipline.config import Settings, derived_key, get_settings, key_files
 from tipline.db import Database
+from tipline.sealing.guard import key_ids_in_use, table_names
+from tipline.sealing.keyring import KEYS_FILE, Keyring, KeyringError, install
 
 FORMAT = 1
 SQLITE_FILE = "database.sqlite"
@@ -58,6 +61,14 @@ class BackupError(RuntimeError):
 
 class RestoreRefused(BackupError):
     """The target database holds data and --force was not given."""
+
+
+class DatabaseInUse(BackupError):
+    """Other processes (servers still running) use the target database."""
+
+
+# How long a restore waits for SQLite's exclusive lock before saying the database is in use.
+IN_USE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -97,6 +108,10 @@ class Restored:
     keys_written: list[str]
     keys_kept: list[str]
     settings_env: Path | None
+    # Key ids the restored database uses that the instance's keyring lacks (a backup restored
+    # without its keys): its tips cannot be read until that keyring is put back.
+    keys_missing: list[str] = field(default_factory=list)
+    keyring: str = ""  # where the instance's keyring is (or must be put)
 
 
 # --- backup -----------------------------------------------------------------------------------
@@ -275,11 +290,32 @@ def _keys(settings: Settings) -> dict[str, bytes]:
 
 
 def _settings_text(settings: Settings) -> dict[str, str]:
-    shown = settings.public()
-    url = settings.database_url
-    if url:
-        shown["TIPLINE_DATABASE_URL"] = make_url(url).render_as_string(hide_password=True)
-    return shown
+    """Every setting as text, secrets masked (settings.public) and so is any credential in a
+    URL: a password or token in its user part (`redis://:pass@host`) or its query string."""
+    return {name: mask_url_credentials(value) for name, value in settings.public().items()}
+
+
+# scheme://userinfo@ : the userinfo (up to the authority's last @) is a credential: a password,
+# or a token as the user name.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/?#\s]*)@")
+_QUERY_SECRET = re.compile(
+    r"(?P<name>[?&;](?:[^=&;#\s]*(?:pass|pwd|secret|token|key|auth|sig)[^=&;#\s]*)=)[^&;#\s]*",
+    re.IGNORECASE,
+)
+MASK = "***"
+
+
+def mask_url_credentials(value: str) -> str:
+    """`value` with the password (or a lone user name, often a token) of every URL in it, and
+    any credential-like query parameter, replaced by ***."""
+
+    def userinfo(m: re.Match[str]) -> str:
+        user, colon, _password = m.group("info").partition(":")
+        masked = f"{user}:{MASK}" if colon else MASK
+        return f"{m.group('scheme')}{masked}@"
+
+    value = _USERINFO.sub(userinfo, value)
+    return _QUERY_SECRET.sub(lambda m: m.group("name") + MASK, value)
 
 
 def _sha256(path: Path) -> str:
@@ -348,8 +384,9 @@ def _member(tar: tarfile.TarFile, name: str) -> bytes:
     return fh.read()
 
 
-def restore(app: Flask, archive: Path, *, force: bool) -> Restored:
-    """Restore `archive` into the app's database (and its keys into the instance folder)."""
+def restore(app: Flask, archive: Path, *, force: bool, live: bool = False) -> Restored:
+    """Restore `archive` into the app's database (and its keys into the instance folder).
+    Refused while other processes use the database (servers still running), unless `live`."""
     from tipline.migrate import revisions, upgrade
 
     settings = get_settings(app)
@@ -375,8 +412,18 @@ def restore(app: Flask, archive: Path, *, force: bool) -> Restored:
             for m in tar.getmembers()
             if m.name.startswith(KEYS) and m.isfile()
         }
+        # Everything is checked before anything is written: a bad key file never leaves the
+        # database replaced and the keys not.
+        _check_key_names(keys)
         engine = Database.engine(app)
         engine.dispose()
+        in_use = "" if live else _in_use(app, url)
+        if in_use:
+            raise DatabaseInUse(
+                f"the database is in use ({in_use}): stop the web and alert services first "
+                "(systemctl stop tipline-web tipline-alerts), or a tip sent during the restore "
+                "would get a receipt and then be lost. To restore anyway, give --force twice"
+            )
         if manifest.backend == "sqlite":
             _restore_sqlite(data_file, _sqlite_path(url))
         else:
@@ -384,11 +431,76 @@ def restore(app: Flask, archive: Path, *, force: bool) -> Restored:
         engine.dispose()
         _check_counts(app, manifest)
     written, kept, env_file = _restore_keys(settings, keys)
+    ring, where = _instance_keyring(app, settings)
     before = manifest.revision
     upgrade(app)
     after, _head = revisions(app)
+    missing = _keys_missing(app, ring)
     engine.dispose()
-    return Restored(manifest, before, str(after), written, kept, env_file)
+    return Restored(manifest, before, str(after), written, kept, env_file, missing, where)
+
+
+def _instance_keyring(app: Flask, settings: Settings) -> tuple[Keyring | None, str]:
+    """The keyring the instance will start with (the restored file's, now installed), or None
+    when it has none: its file is missing and TIPLINE_DATA_KEY is unset."""
+    path = Path(str(settings.instance_path)) / KEYS_FILE
+    if settings.data_key:
+        return Keyring.from_json(settings.data_key), "TIPLINE_DATA_KEY"
+    if not path.exists():
+        return None, str(path)
+    try:
+        ring = Keyring.from_json(path.read_text(), path)
+    except KeyringError:
+        return None, str(path)
+    install(app, ring)  # the migrations below seal with the keyring the servers will use
+    return ring, str(path)
+
+
+def _keys_missing(app: Flask, ring: Keyring | None) -> list[str]:
+    """Key ids the database uses that `ring` lacks ("a keyring" when it needs one and has none)."""
+    engine = Database.engine(app)
+    with engine.connect() as conn:
+
+        def run(query: str) -> list[Any]:
+            return list(conn.exec_driver_sql(query).all())
+
+        tables = table_names(run, engine.dialect.name)
+        used = key_ids_in_use(run, tables)
+        tips = "tip" in tables and bool(run("SELECT 1 FROM tip LIMIT 1"))
+    if ring is None:
+        return sorted(used) or (["the receipt look-up key"] if tips else [])
+    return sorted(used - set(ring.keys))
+
+
+def _in_use(app: Flask, url: URL) -> str:
+    """What else uses the database now ("" when nothing): on PostgreSQL any other client
+    session; on SQLite any other connection that holds the file open (a server's pool keeps
+    one open even when idle, and with it a lock an exclusive-mode transaction cannot take)."""
+    engine = Database.engine(app)
+    if url.get_backend_name() == "sqlite":
+        path = _sqlite_path(url)
+        if not path.exists():
+            return ""
+        raw = sqlite3.connect(path, timeout=IN_USE_SECONDS, isolation_level=None)
+        try:
+            raw.execute("PRAGMA locking_mode=EXCLUSIVE")
+            raw.execute("BEGIN EXCLUSIVE")
+            raw.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            raw.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            return f"another process has {path.name} open: {exc}"
+        finally:
+            raw.close()
+        return ""
+    with engine.connect() as conn:
+        others = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )
+        ).scalar_one()
+    engine.dispose()
+    return f"{others} other sessions are connected to it" if others else ""
 
 
 def _holds_data(app: Flask) -> str:
@@ -481,9 +593,8 @@ def _restore_keys(
     written: list[str] = []
     kept: list[str] = []
     env_file = None
+    _check_key_names(keys)
     for name, content in sorted(keys.items()):
-        if "/" in name or name.startswith("."):
-            raise BackupError(f"unexpected key file name in the backup: {name!r}")
         if name == SETTINGS_ENV:
             env_file = folder / "restored-settings.env"
             _write_600(env_file, content)
@@ -498,6 +609,13 @@ def _restore_keys(
         _write_600(target, content)
         written.append(name)
     return written, kept, env_file
+
+
+def _check_key_names(keys: dict[str, bytes]) -> None:
+    """Refuse a key file name that is not a plain file name in the instance folder."""
+    for name in keys:
+        if not name or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
+            raise BackupError(f"unexpected key file name in the backup: {name!r}")
 
 
 def _write_600(path: Path, content: bytes) -> None:

@@ -47,14 +47,20 @@ def backup_command(out: Path, with_keys: bool) -> None:
 
 @click.command("restore")
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Replace a database that already holds data.")
+@click.option(
+    "--force",
+    count=True,
+    help="Replace a database that already holds data; twice: even while other processes "
+    "(servers) use it.",
+)
 @with_appcontext
-def restore_command(archive: Path, force: bool) -> None:
+def restore_command(archive: Path, force: int) -> None:
     """Restore a backup into this Tipline's database (stop the web and alert services first):
-    refuses a database holding data unless --force, checks the backup's integrity and row
-    counts, migrates an older backup forward, puts any keys into the instance folder."""
+    refuses a database holding data unless --force, and one other processes still use unless
+    --force twice; checks the backup's integrity and row counts, migrates an older backup
+    forward, puts any keys into the instance folder."""
     try:
-        done = backups.restore(_app(), archive, force=force)
+        done = backups.restore(_app(), archive, force=force >= 1, live=force >= 2)
     except backups.BackupError as exc:
         raise click.ClickException(str(exc)) from None
     manifest = done.manifest
@@ -72,6 +78,17 @@ def restore_command(archive: Path, force: bool) -> None:
             "put them in the environment file, then delete it",
             err=True,
             fg="yellow",
+        )
+    if done.keys_missing:
+        click.secho(
+            f"WARNING: the restored database needs key(s) {', '.join(done.keys_missing)}, which "
+            f"the keyring ({done.keyring}) does not hold: its tips cannot be read, and staff "
+            "pages would fail. Before starting the web and alert services, put back the keyring "
+            f"backed up with this database (`data_keys`, or TIPLINE_DATA_KEY), or restore a "
+            "backup made with --with-keys.",
+            err=True,
+            fg="red",
+            bold=True,
         )
     if done.keys_written or done.settings_env is not None:
         click.echo("restart the web and alert services so they read the restored keys")

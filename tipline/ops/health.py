@@ -26,6 +26,8 @@ from sqlalchemy.engine import make_url
 
 from tipline.config import get_settings
 from tipline.limiter import get_limiter
+from tipline.sealing.guard import KeyCheck, Run, key_ids_in_use, table_names
+from tipline.sealing.keyring import get_keyring
 
 bp = Blueprint("ops", __name__)
 
@@ -45,6 +47,8 @@ class Readiness:
     database_url: str
     head: str
     redis: Any = None  # the app's Limiter when Redis is configured
+    app: Any = None  # the app whose keyring must hold every key the database uses
+    _keys_in_use: KeyCheck = field(default_factory=KeyCheck)
     _engine: Engine | None = None
     _busy: threading.Lock = field(default_factory=threading.Lock)
 
@@ -87,12 +91,29 @@ class Readiness:
             raw = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=PROBE_SECONDS)
             try:
                 row = raw.execute("SELECT version_num FROM alembic_version").fetchone()
+                self._keys(lambda q: raw.execute(q).fetchall(), "sqlite")
             finally:
                 raw.close()
             return str(row[0]) if row else None
         with self._pool().connect() as conn:
             value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            self._keys(lambda q: conn.exec_driver_sql(q).all(), conn.dialect.name)
         return str(value) if value is not None else None
+
+    def _keys(self, run: Run, dialect: str) -> None:
+        """NotReady when the keyring file no longer reads, or lacks a key the database uses
+        (the database's key ids are read again at most every few seconds)."""
+        if self.app is None:
+            return
+        ring = get_keyring(self.app)
+        if ring.reload_error:
+            raise NotReady(f"the keyring does not read: {ring.reload_error}")
+        used = self._keys_in_use.get(lambda: key_ids_in_use(run, table_names(run, dialect)))
+        missing = used - set(ring.keys)
+        if missing:
+            raise NotReady(
+                f"the keyring lacks key(s) the database uses: {', '.join(sorted(missing))}"
+            )
 
     def _pool(self) -> Engine:
         # A connection of its own, checked before each use: the app's pool may be exhausted
@@ -134,6 +155,8 @@ def readiness(app: Flask) -> Readiness:
             database_url=str(settings.database_url),
             head=str(head),
             redis=limiter if limiter.shared else None,
+            # The app itself, never the proxy: the probe runs in a thread of its own.
+            app=getattr(app, "_get_current_object", lambda: app)(),
         )
         app.extensions[EXTENSION] = probe
     return probe

@@ -17,10 +17,12 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +31,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app, has_app_context
+
+log = logging.getLogger(__name__)
 
 EXTENSION = "tipline.sealing"
 KEYS_FILE = "data_keys"
@@ -64,6 +68,7 @@ class Keyring:
     lookup: bytes
     created: dict[str, str] = field(default_factory=dict)
     path: Path | None = None  # the file it came from (None: from TIPLINE_DATA_KEY)
+    reload_error: str | None = None  # why the file's last re-read failed (kept: the last good)
 
     def __post_init__(self) -> None:
         if self.current not in self.keys:
@@ -211,13 +216,25 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def load(data_key: str | None, instance: Path) -> Keyring:
+def load(
+    data_key: str | None,
+    instance: Path,
+    *,
+    check: Callable[[Path], None] | None = None,
+    save: bool = True,
+) -> Keyring:
     """The keyring from TIPLINE_DATA_KEY (its JSON), or the instance folder's `data_keys`,
-    generated once (O_EXCL: two workers starting together never write two keyrings)."""
+    generated once (O_EXCL: two workers starting together never write two keyrings). Before
+    generating one, `check(path)` may refuse (raise); with `save=False` a generated keyring
+    stays in memory (no file is written)."""
     if data_key:
         return Keyring.from_json(data_key)
     path = instance / KEYS_FILE
     if not path.exists():
+        if check is not None:
+            check(path)
+        if not save:
+            return Keyring.generate(None)
         ring = Keyring.generate(path)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -241,15 +258,24 @@ _lock = threading.Lock()
 
 
 def _reloaded(app: Flask, ring: Keyring) -> Keyring:
+    """The file's keyring when it changed and reads; else `ring`, the last good one. A file
+    that does not read (corrupt, half-written by hand, gone) never costs a tip: the last good
+    keyring keeps sealing, the error is logged once and /readyz answers 503 until it reads."""
     assert ring.path is not None
     ring.checked = time.monotonic()
     try:
         changed = ring.path.stat().st_mtime_ns != ring.mtime
-    except OSError:
+        if not changed and ring.reload_error is None:
+            return ring
+        fresh = Keyring.from_json(ring.path.read_text(), ring.path)
+    except (OSError, KeyringError) as exc:
+        problem = str(exc) if isinstance(exc, KeyringError) else f"{ring.path}: {exc.strerror}"
+        if ring.reload_error is None:
+            log.error("the keyring file does not read; keeping the last good keyring: %s", problem)
+        ring.reload_error = problem
         return ring
-    if not changed:
-        return ring
-    fresh = Keyring.from_json(ring.path.read_text(), ring.path)
+    if ring.reload_error is not None:
+        log.warning("the keyring file reads again: %s", ring.path)
     install(app, fresh)
     return fresh
 
