@@ -199,7 +199,9 @@ def totp_code(client: FlaskClient, email: str, totp_secret: str) -> str:
         now = clock()
         last = db.session.scalar(select(User.totp_last_step).where(User.email == email))
     current = int(now.timestamp()) // STEP_SECONDS
-    for step in (current - 1, current, current + 1):
+    # Never the previous step: it may expire before a slow password step has finished (and
+    # whenever it is unused, the current one is too, and lasts 30 to 60 s longer).
+    for step in (current, current + 1):
         if last is None or step > last:
             return pyotp.TOTP(totp_secret).at(step * STEP_SECONDS)
     raise AssertionError(f"no unused TOTP step left for {email} in this 30 s window")

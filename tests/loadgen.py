@@ -243,11 +243,12 @@ def spray(base: str, *, attempts: int, parallel: int) -> list[int]:
 
 
 def next_totp_step(after: int | None, step_seconds: int = 30) -> int:
-    """A TOTP step a server (one step of drift) accepts now, newer than `after`; waits if the
-    next one is still in the future."""
+    """A TOTP step a server (one step of drift) accepts for 30 s or more, newer than `after`;
+    waits while the next one is too far in the future."""
     while True:
         current = int(time.time()) // step_seconds
-        step = current - 1 if after is None else max(after + 1, current - 1)
+        # The current step or later: a code must outlive eight slow password steps.
+        step = current if after is None else max(after + 1, current)
         if step <= current + 1:
             return step
         time.sleep(1)
