@@ -171,6 +171,10 @@ MESSAGES = (
     ),
     pgettext("offline_sending", "Sending…"),
     pgettext(
+        "send_too_large",
+        "Too much to send at once: remove a photo and send again.",
+    ),
+    pgettext(
         "photo_refused",
         "Your report was sent. A photo could not be used (it may not be a photo, or it is larger than 10 MB): with your receipt code you can add another one.",
     ),

@@ -266,32 +266,47 @@ def _store(
 
 
 def _thanks(place: Place, lang: str, receipt: str, *, photo_refused: bool = False) -> Response:
-    return _page(
-        "intake/thanks.html",
-        lang=lang,
-        receipt=receipt,
-        poster=place.poster,
-        photo_refused=photo_refused,
+    return _ours(
+        _page(
+            "intake/thanks.html",
+            lang=lang,
+            receipt=receipt,
+            poster=place.poster,
+            photo_refused=photo_refused,
+        )
     )
+
+
+# The background sender (send.js) writes an answer over the form only when it carries this
+# header: the form again (with its errors) or the thank-you page. Anything else (a proxy's
+# 502/504, a bare 500) would throw the typed report away, so it keeps the form and retries.
+PAGE_MARKER = "X-Tipline"
+
+
+def _ours(response: Response) -> Response:
+    response.headers[PAGE_MARKER] = "1"
+    return response
 
 
 def _form_page(place: Place, lang: str, tip_form: TipForm, token: str, status: int) -> Response:
     t = catalog(lang)
     errors = {name: t(key, **values) for name, (key, values) in tip_form.errors.items()}
     poster = place.poster
-    return _page(
-        "intake/form.html",
-        lang=lang,
-        status=status,
-        place=place,
-        poster=poster,
-        poster_code=display(poster.code) if poster else None,
-        f=tip_form,
-        errors=errors,
-        token=token,
-        groups=INDICATOR_GROUPS,
-        action=url_for("intake.form", code=poster.code) if poster else request.path,
-        stations=last_station_choices(db.session, poster, utcnow(), get_settings()),
+    return _ours(
+        _page(
+            "intake/form.html",
+            lang=lang,
+            status=status,
+            place=place,
+            poster=poster,
+            poster_code=display(poster.code) if poster else None,
+            f=tip_form,
+            errors=errors,
+            token=token,
+            groups=INDICATOR_GROUPS,
+            action=url_for("intake.form", code=poster.code) if poster else request.path,
+            stations=last_station_choices(db.session, poster, utcnow(), get_settings()),
+        )
     )
 
 
