@@ -182,3 +182,14 @@ def test_a_photo_on_a_plain_route_is_still_limited(client: FlaskClient) -> None:
         "/go", data={"photo": (big, "a.jpg")}, content_type="multipart/form-data"
     )
     assert response.status_code in (405, 413)
+
+
+def test_a_code_typed_in_full_width_characters_is_found(
+    client: FlaskClient, session: Session, posters: Posters
+) -> None:
+    """F7: a Chinese or Japanese input method types full-width letters and digits."""
+    code = send_tip(client, f"/T/{posters.station}")
+    wide = "".join(chr(ord(c) + 0xFEE0) if c != "-" else "－" for c in code)
+    assert wide != code
+    page = client.post("/followup", data={"code": wide, "lang": "zh"})
+    assert page.status_code == 200
