@@ -4,8 +4,10 @@ information and photos in; staff replies; guessing limited; nothing left in the 
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
@@ -19,6 +21,7 @@ from tests.triage.conftest import audit_events, reread
 from tipline.config import Rate, update_settings
 from tipline.followup.models import TipMessage, TipPhoto
 from tipline.intake.models import Tip, TipStatus
+from tipline.limiter import LIMITER, Limiter
 from tipline.triage.models import EventKind, TipEvent
 
 
@@ -193,3 +196,25 @@ def test_a_code_typed_in_full_width_characters_is_found(
     assert wide != code
     page = client.post("/followup", data={"code": wide, "lang": "zh"})
     assert page.status_code == 200
+
+
+def test_receipt_look_ups_fail_open_when_the_shared_storage_dies(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    posters: Posters,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """F16: Redis gone mid-run: a valid code still opens its report and can add to it (the
+    outage logged); wrong codes are still counted, in this process's memory."""
+    code = send_tip(client, f"/T/{posters.station}")
+    app.extensions[LIMITER] = Limiter("redis://127.0.0.1:1/0", prefix="tipline-dead")
+    update_settings(app, FOLLOWUP_LIMIT_PER_CLIENT=Rate(2, 600))
+    with caplog.at_level(logging.WARNING):
+        assert client.post("/followup", data={"code": code}).status_code == 200
+    assert "follow-up limits unavailable" in caplog.text
+    added = client.post("/followup/add", data={"code": code, "text": "Still here."})
+    assert added.status_code == 200 and "We added this to your report." in added.text
+    for _ in range(2):
+        assert client.post("/followup", data={"code": "AAAA-AAAA-AAAA-AAAA"}).status_code == 404
+    assert client.post("/followup", data={"code": code}).status_code == 429
