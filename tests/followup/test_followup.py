@@ -218,3 +218,35 @@ def test_receipt_look_ups_fail_open_when_the_shared_storage_dies(
     for _ in range(2):
         assert client.post("/followup", data={"code": "AAAA-AAAA-AAAA-AAAA"}).status_code == 404
     assert client.post("/followup", data={"code": code}).status_code == 429
+
+
+def small_photos(count: int) -> list[tuple[io.BytesIO, str]]:
+    return [(io.BytesIO(phone_jpeg((400, 300))), f"IMG_{n}.jpg") for n in range(count)]
+
+
+def test_photos_beyond_three_are_named_on_the_thanks_and_follow_up_pages(
+    client: FlaskClient, session: Session, posters: Posters
+) -> None:
+    """F2/F6: a 4th photo is not kept, and the traveler is told so."""
+    path = f"/T/{posters.station}"
+    token = form_token(client.get(path).get_data(as_text=True))
+    thanks = client.post(
+        path,
+        data={"token": token, "details": "Four photos.", "photo": small_photos(4)},
+        content_type="multipart/form-data",
+    )
+    assert thanks.status_code == 200 and "Only the first 3 photos were kept." in thanks.text
+    code = receipt_in(thanks.text)
+    added = client.post(
+        "/followup/add",
+        data={"code": code, "text": "Five more.", "photo": small_photos(5)},
+        content_type="multipart/form-data",
+    )
+    assert added.status_code == 200 and "Only the first 3 photos were kept." in added.text
+    assert len(session.scalars(select(TipPhoto)).all()) == 6
+    three = client.post(
+        "/followup/add",
+        data={"code": code, "photo": small_photos(1)},
+        content_type="multipart/form-data",
+    )
+    assert "Only the first" not in three.text

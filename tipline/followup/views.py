@@ -95,13 +95,18 @@ def add() -> Response:
     def adding(tip: Tip) -> Response:
         code = request.form["code"]
         text = clean(request.form.get("text", ""), multiline=True).strip()[: services.MAX_MESSAGE]
-        cleaned, refused = photo_rules.read_uploads(request.files.getlist("photo"))
+        uploads = request.files.getlist("photo")
+        # Photos beyond the first MAX_PHOTOS are not read: the page says only those were kept.
+        notices = ["photos_extra"] if photo_rules.beyond_limit(uploads) else []
+        cleaned, refused = photo_rules.read_uploads(uploads)
         if not text and not cleaned:
             error = "err_photo" if refused else "fu_empty"
-            return _tip_page(lang, tip, code, error=error, text=text, status=400)
+            return _tip_page(lang, tip, code, error=error, text=text, status=400, notices=notices)
         services.add_from_traveler(db.session, tip, text=text, cleaned=cleaned, now=utcnow())
         db.session.commit()
-        return _tip_page(lang, tip, code, added=True, error="err_photo" if refused else None)
+        return _tip_page(
+            lang, tip, code, added=True, error="err_photo" if refused else None, notices=notices
+        )
 
     return _with_tip(lang, adding)
 
@@ -164,6 +169,7 @@ def _tip_page(
     error: str | None = None,
     text: str = "",
     status: int = 200,
+    notices: list[str] | None = None,
 ) -> Response:
     messages = services.conversation(db.session, tip)
     return _page(
@@ -176,6 +182,7 @@ def _tip_page(
         added=added,
         error=error,
         text=text,
+        notices=notices or [],
         max_photos=photo_rules.MAX_PHOTOS,
     )
 

@@ -175,6 +175,10 @@ MESSAGES = (
         "Too much to send at once: remove a photo and send again.",
     ),
     pgettext(
+        "photos_extra",
+        "Only the first 3 photos were kept. With your receipt code you can add more later.",
+    ),
+    pgettext(
         "photo_refused",
         "Your report was sent. A photo could not be used (it may not be a photo, or it is larger than 10 MB): with your receipt code you can add another one.",
     ),
