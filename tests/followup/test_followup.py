@@ -20,6 +20,7 @@ from tests.intake.conftest import Posters, form_token, receipt_in
 from tests.triage.conftest import audit_events, reread
 from tipline.config import Rate, update_settings
 from tipline.followup.models import TipMessage, TipPhoto
+from tipline.intake.i18n import catalog
 from tipline.intake.models import Tip, TipStatus
 from tipline.limiter import LIMITER, Limiter
 from tipline.triage.models import EventKind, TipEvent
@@ -250,3 +251,56 @@ def test_photos_beyond_three_are_named_on_the_thanks_and_follow_up_pages(
         content_type="multipart/form-data",
     )
     assert "Only the first" not in three.text
+
+
+def test_additions_are_limited_per_report_and_keep_the_typed_text(
+    app: Flask, client: FlaskClient, session: Session, posters: Posters
+) -> None:
+    """F20: one receipt code cannot pump additions (and photos) into the database."""
+    code = send_tip(client, f"/T/{posters.station}")
+    update_settings(app, FOLLOWUP_ADD_LIMIT_PER_TIP=Rate(2, 600))
+    for n in range(2):
+        ok = client.post("/followup/add", data={"code": code, "text": f"Addition {n}."})
+        assert ok.status_code == 200
+    refused = client.post("/followup/add", data={"code": code, "text": "Typed, not lost."})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert "Nothing was added: your text is kept below." in refused.text
+    assert ">Typed, not lost.</textarea>" in refused.text
+    assert len(session.scalars(select(TipMessage)).all()) == 2
+    # Every language says so.
+    for lang in ("es", "fr", "zh", "vi", "ht", "ar"):
+        page = client.post("/followup/add", data={"code": code, "text": "x", "lang": lang})
+        assert page.status_code == 429
+        assert catalog(lang)["fu_add_limited"] in page.text
+        assert catalog(lang)["fu_add_limited"] != catalog("en")["fu_add_limited"]
+
+
+def test_a_report_holds_a_bounded_number_of_photos(
+    app: Flask, client: FlaskClient, session: Session, posters: Posters
+) -> None:
+    code = send_tip(client, f"/T/{posters.station}")
+    update_settings(app, FOLLOWUP_MAX_PHOTOS_PER_TIP=4)
+    photos = [(io.BytesIO(phone_jpeg((400, 300))), f"IMG_{n}.jpg") for n in range(3)]
+    first = client.post(
+        "/followup/add",
+        data={"code": code, "text": "Three.", "photo": photos},
+        content_type="multipart/form-data",
+    )
+    assert first.status_code == 200 and "as many photos" not in first.text
+    photos = [(io.BytesIO(phone_jpeg((400, 300))), f"IMG_{n}.jpg") for n in range(3)]
+    second = client.post(
+        "/followup/add",
+        data={"code": code, "text": "Three more.", "photo": photos},
+        content_type="multipart/form-data",
+    )
+    assert second.status_code == 200
+    assert "This report already has as many photos as it can take" in second.text
+    assert len(session.scalars(select(TipPhoto)).all()) == 4
+    # Photos alone, once full: nothing is added, and the page says why.
+    only = client.post(
+        "/followup/add",
+        data={"code": code, "photo": [(io.BytesIO(phone_jpeg((400, 300))), "a.jpg")]},
+        content_type="multipart/form-data",
+    )
+    assert only.status_code == 400 and "as many photos" in only.text
+    assert len(session.scalars(select(TipMessage)).all()) == 2

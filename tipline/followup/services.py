@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tipline.accounts import audit
@@ -81,6 +81,11 @@ def photos(session: Session, tip: Tip) -> list[PhotoRef]:
         .order_by(TipPhoto.id)
     )
     return [PhotoRef(*row) for row in rows]
+
+
+def photo_count(session: Session, tip: Tip) -> int:
+    """How many photos the tip holds (the form's and every addition's)."""
+    return session.scalar(select(func.count()).where(TipPhoto.tip_id == tip.id)) or 0
 
 
 def store_photos(

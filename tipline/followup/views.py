@@ -4,8 +4,8 @@ and the staff side: replying from the tip page and seeing photos.
 Nothing is left in the traveler's browser: no cookie, every answer `no-store`, and the code
 travels only in POST bodies (never in a URL, so never in history or a log). Wrong codes are
 counted per client and overall on the shared limiter; while either count is full, /followup
-answers "wait" without looking anything up. The counts fail open
-(tipline.followup.limits).
+answers "wait" without looking anything up. Additions are counted per report, and a report holds
+at most FOLLOWUP_MAX_PHOTOS_PER_TIP photos. The counts fail open (tipline.followup.limits).
 """
 
 from __future__ import annotations
@@ -98,7 +98,23 @@ def add() -> Response:
         uploads = request.files.getlist("photo")
         # Photos beyond the first MAX_PHOTOS are not read: the page says only those were kept.
         notices = ["photos_extra"] if photo_rules.beyond_limit(uploads) else []
+        if not text and not photo_rules.chosen(uploads):
+            return _tip_page(lang, tip, code, error="fu_empty", text=text, status=400)
+        limits = followup_limits()
+        verdict = limits.run(lambda lim: _count_addition(lim, tip))
+        if not verdict.allowed:
+            response = _tip_page(
+                lang, tip, code, error="fu_add_limited", text=text, status=429, notices=notices
+            )
+            response.headers["Retry-After"] = str(max(1, math.ceil(verdict.retry_after)))
+            return response
         cleaned, refused = photo_rules.read_uploads(uploads)
+        room = max(
+            0, get_settings().followup_max_photos_per_tip - services.photo_count(db.session, tip)
+        )
+        if len(cleaned) > room:
+            cleaned = cleaned[:room]
+            notices.append("fu_photos_full")
         if not text and not cleaned:
             error = "err_photo" if refused else "fu_empty"
             return _tip_page(lang, tip, code, error=error, text=text, status=400, notices=notices)
@@ -109,6 +125,11 @@ def add() -> Response:
         )
 
     return _with_tip(lang, adding)
+
+
+def _count_addition(limiter: Limiter, tip: Tip) -> Verdict:
+    rate = get_settings().followup_add_limit_per_tip
+    return limiter.hit(rate, "followup", "add", limiter.fingerprint(f"tip:{tip.id}"))
 
 
 def _with_tip(lang: str, then: Callable[[Tip], Response]) -> Response:
