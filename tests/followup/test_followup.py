@@ -304,3 +304,23 @@ def test_a_report_holds_a_bounded_number_of_photos(
     )
     assert only.status_code == 400 and "as many photos" in only.text
     assert len(session.scalars(select(TipMessage)).all()) == 2
+
+
+def test_a_resent_addition_is_stored_once(
+    client: FlaskClient, session: Session, posters: Posters
+) -> None:
+    """F5: the add form's one-time token recognises a double tap or a resent form."""
+    code = send_tip(client, f"/T/{posters.station}")
+    page = client.post("/followup", data={"code": code}).get_data(as_text=True)
+    token = form_token(page)
+    for _ in range(2):
+        sent = client.post("/followup/add", data={"code": code, "token": token, "text": "Once."})
+        assert sent.status_code == 200 and "We added this to your report." in sent.text
+        assert form_token(sent.text) != token  # the next addition gets a fresh token
+    assert [m.body for m in session.scalars(select(TipMessage))] == ["Once."]
+    # A fresh token from the page adds the next one.
+    again = client.post(
+        "/followup/add", data={"code": code, "token": form_token(sent.text), "text": "Twice."}
+    )
+    assert again.status_code == 200
+    assert len(session.scalars(select(TipMessage)).all()) == 2

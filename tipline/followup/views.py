@@ -31,14 +31,17 @@ from tipline.followup import services
 from tipline.followup.limits import followup_limits
 from tipline.followup.models import TipPhoto
 from tipline.intake import photos as photo_rules
+from tipline.intake import tokens
 from tipline.intake.models import Tip
 from tipline.intake.text import clean
-from tipline.intake.views import _lang, _page
+from tipline.intake.views import _lang, _page, _secret
 from tipline.limiter import Limiter, Verdict
 from tipline.triage.services import NotAllowed, TipNotFound, get_tip_for
 
 log = logging.getLogger(__name__)
 bp = Blueprint("followup", __name__)
+# An add form's token is taken once for as long as it is valid: a resend is recognised.
+TOKEN_ONCE = Rate(1, tokens.MAX_AGE_SECONDS)
 
 
 class ReplyForm(FlaskForm):
@@ -96,13 +99,18 @@ def add() -> Response:
         code = request.form["code"]
         text = clean(request.form.get("text", ""), multiline=True).strip()[: services.MAX_MESSAGE]
         uploads = request.files.getlist("photo")
-        # Photos beyond the first MAX_PHOTOS are not read: the page says only those were kept.
         notices = ["photos_extra"] if photo_rules.beyond_limit(uploads) else []
         if not text and not photo_rules.chosen(uploads):
             return _tip_page(lang, tip, code, error="fu_empty", text=text, status=400)
         limits = followup_limits()
+        nonce = _nonce()
+        # The form's one-time token (F5): a double tap or a resent form adds nothing twice.
+        if nonce is not None and not limits.run(lambda lim: _claim(lim, nonce)):
+            return _tip_page(lang, tip, code, added=True)
         verdict = limits.run(lambda lim: _count_addition(lim, tip))
         if not verdict.allowed:
+            if nonce is not None:
+                limits.run(lambda lim: _unclaim(lim, nonce))
             response = _tip_page(
                 lang, tip, code, error="fu_add_limited", text=text, status=429, notices=notices
             )
@@ -116,6 +124,8 @@ def add() -> Response:
             cleaned = cleaned[:room]
             notices.append("fu_photos_full")
         if not text and not cleaned:
+            if nonce is not None:
+                limits.run(lambda lim: _unclaim(lim, nonce))
             error = "err_photo" if refused else "fu_empty"
             return _tip_page(lang, tip, code, error=error, text=text, status=400, notices=notices)
         services.add_from_traveler(db.session, tip, text=text, cleaned=cleaned, now=utcnow())
@@ -125,6 +135,25 @@ def add() -> Response:
         )
 
     return _with_tip(lang, adding)
+
+
+def _nonce() -> str | None:
+    """The add form's one-time token, or None (a form without one, or a bad one)."""
+    signed = request.form.get("token", "")
+    try:
+        return tokens.read(_secret(), signed) if signed else None
+    except tokens.InvalidToken:
+        return None
+
+
+def _claim(limiter: Limiter, nonce: str) -> bool:
+    """Take the token for this addition: False when an addition already took it."""
+    return limiter.hit(TOKEN_ONCE, "followup", "token", nonce, fixed=True).allowed
+
+
+def _unclaim(limiter: Limiter, nonce: str) -> None:
+    """Give the token back: the addition it was taken for was not stored."""
+    limiter.clear(TOKEN_ONCE, "followup", "token", nonce, fixed=True)
 
 
 def _count_addition(limiter: Limiter, tip: Tip) -> Verdict:
@@ -204,6 +233,7 @@ def _tip_page(
         error=error,
         text=text,
         notices=notices or [],
+        token=tokens.mint(_secret()),
         max_photos=photo_rules.MAX_PHOTOS,
     )
 
