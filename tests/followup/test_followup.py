@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -324,3 +325,28 @@ def test_a_resent_addition_is_stored_once(
     )
     assert again.status_code == 200
     assert len(session.scalars(select(TipMessage)).all()) == 2
+
+
+def test_an_addition_that_failed_to_store_gives_its_token_back(
+    app: Flask, client: FlaskClient, session: Session, posters: Posters, monkeypatch: Any
+) -> None:
+    """F5: a resend after a failed store is stored, not taken for a duplicate."""
+    from tipline.followup import services
+
+    code = send_tip(client, f"/T/{posters.station}")
+    token = form_token(client.post("/followup", data={"code": code}).text)
+    real = services.add_from_traveler
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(services, "add_from_traveler", broken)
+    propagate = app.config.get("PROPAGATE_EXCEPTIONS")
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # the 500 page, as in production
+    failed = client.post("/followup/add", data={"code": code, "token": token, "text": "Again."})
+    assert failed.status_code == 500
+    app.config["PROPAGATE_EXCEPTIONS"] = propagate
+    monkeypatch.setattr(services, "add_from_traveler", real)
+    sent = client.post("/followup/add", data={"code": code, "token": token, "text": "Again."})
+    assert sent.status_code == 200
+    assert [m.body for m in session.scalars(select(TipMessage))] == ["Again."]

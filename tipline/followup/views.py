@@ -128,8 +128,15 @@ def add() -> Response:
                 limits.run(lambda lim: _unclaim(lim, nonce))
             error = "err_photo" if refused else "fu_empty"
             return _tip_page(lang, tip, code, error=error, text=text, status=400, notices=notices)
-        services.add_from_traveler(db.session, tip, text=text, cleaned=cleaned, now=utcnow())
-        db.session.commit()
+        try:
+            services.add_from_traveler(db.session, tip, text=text, cleaned=cleaned, now=utcnow())
+            db.session.commit()
+        except Exception:
+            # Not stored: a resend with this token must be stored, not taken for a duplicate.
+            db.session.rollback()
+            if nonce is not None:
+                limits.run(lambda lim: _unclaim(lim, nonce))
+            raise
         return _tip_page(
             lang, tip, code, added=True, error="err_photo" if refused else None, notices=notices
         )
