@@ -247,6 +247,13 @@ class Settings:
         None, "Tipline's client secret at the provider", secret=True
     )
     oidc_name: str = setting("single sign-on", "the provider's name on the sign-in link")
+    # The follow-up's additions (F20): one receipt code must not pump photos into the database.
+    followup_add_limit_per_tip: Rate = setting(
+        Rate(10, 3600), "additions a report may take per window on /followup/add (shared limiter)"
+    )
+    followup_max_photos_per_tip: int = setting(
+        12, "photos a report may hold in all (the form's and every addition's)", minimum=0
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -282,3 +282,90 @@ def test_nginx_in_front_of_gunicorn_keeps_pages_fast_under_slow_clients(
         written = "".join(p.read_text(errors="replace") for p in logs if p.exists())
     for address in ("127.0.0.2", "127.0.0.3", "127.0.0.4", "198.51.100.1"):
         assert address not in written
+
+
+def phone_photo(megabytes: float) -> bytes:
+    """A JPEG of about `megabytes` MB, as a phone takes them (grain makes it large)."""
+    import io
+
+    from PIL import Image
+
+    size = (2400, 1800)
+    grain = Image.merge("RGB", [Image.effect_noise(size, 40 + 10 * i) for i in range(3)])
+    target, data = megabytes * 1_000_000, b""
+    for quality in range(60, 99, 4):
+        out = io.BytesIO()
+        grain.save(out, "JPEG", quality=quality)
+        data = out.getvalue()
+        if len(data) >= target:
+            break
+    return data
+
+
+def multipart(fields: dict[str, str], photo: bytes) -> tuple[bytes, dict[str, str]]:
+    """A multipart/form-data body with one photo, and its content type header."""
+    boundary = "----tipline-nginx-test"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="IMG_1.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n".encode()
+        + photo
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_nginx_takes_a_phone_photo_with_a_tip_and_a_follow_up(
+    server_db: ServerDatabase, tmp_path: Path
+) -> None:
+    """F14: the photo location (32 MB) belongs to the https server; plain http only redirects.
+    A tip with a 3 MB photo gets its receipt, the follow-up takes one too; 40 MB is refused."""
+    from sqlalchemy import func, select
+
+    from tipline.followup.models import TipPhoto
+
+    with server_db.app.app_context():
+        poster = factories.placement(db.session, station=factories.station(db.session)).code
+        db.session.commit()
+    photo = phone_photo(3.0)
+    assert 2_500_000 <= len(photo) <= 9_000_000, len(photo)
+    env = server_env(server_db, tmp_path, PROXY_HOPS="1")
+    with gunicorn(env, workers=2, log=tmp_path / "gunicorn.log") as app:
+        folder = tmp_path / "nginx"
+        folder.mkdir()
+        with nginx(folder, app.port) as (_, https_port):
+            connection = https(folder)
+            body, headers = multipart(
+                {"token": tokens.mint(SECRET), "details": "photo of the van"}, photo
+            )
+            status, page = request(
+                https_port, "POST", f"/T/{poster}", body,
+                headers=headers, connection=connection, timeout=30,
+            )  # fmt: skip
+            assert status == 200, page[:500]
+            code = receipt_in(page)
+            assert code
+
+            body, headers = multipart({"code": code, "lang": "en", "text": "one more"}, photo)
+            status, page = request(
+                https_port, "POST", "/followup/add", body,
+                headers=headers, connection=connection, timeout=30,
+            )  # fmt: skip
+            assert status == 200, page[:500]
+
+            for path in (f"/T/{poster}", "/followup/add"):
+                conn = connection("127.0.0.1", https_port, timeout=10)
+                conn.putrequest("POST", path)
+                conn.putheader("Content-Type", headers["Content-Type"])
+                conn.putheader("Content-Length", str(40 * 1024 * 1024))
+                conn.endheaders()
+                refused = conn.getresponse()
+                assert refused.status == 413
+                assert "That was too much to send at once" in refused.read().decode()
+                conn.close()
+    with server_db.app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TipPhoto)) == 2

@@ -4,8 +4,11 @@ information and photos in; staff replies; guessing limited; nothing left in the 
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
@@ -18,7 +21,9 @@ from tests.intake.conftest import Posters, form_token, receipt_in
 from tests.triage.conftest import audit_events, reread
 from tipline.config import Rate, update_settings
 from tipline.followup.models import TipMessage, TipPhoto
+from tipline.intake.i18n import catalog
 from tipline.intake.models import Tip, TipStatus
+from tipline.limiter import LIMITER, Limiter
 from tipline.triage.models import EventKind, TipEvent
 
 
@@ -182,3 +187,166 @@ def test_a_photo_on_a_plain_route_is_still_limited(client: FlaskClient) -> None:
         "/go", data={"photo": (big, "a.jpg")}, content_type="multipart/form-data"
     )
     assert response.status_code in (405, 413)
+
+
+def test_a_code_typed_in_full_width_characters_is_found(
+    client: FlaskClient, session: Session, posters: Posters
+) -> None:
+    """F7: a Chinese or Japanese input method types full-width letters and digits."""
+    code = send_tip(client, f"/T/{posters.station}")
+    wide = "".join(chr(ord(c) + 0xFEE0) if c != "-" else "－" for c in code)
+    assert wide != code
+    page = client.post("/followup", data={"code": wide, "lang": "zh"})
+    assert page.status_code == 200
+
+
+def test_receipt_look_ups_fail_open_when_the_shared_storage_dies(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    posters: Posters,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """F16: Redis gone mid-run: a valid code still opens its report and can add to it (the
+    outage logged); wrong codes are still counted, in this process's memory."""
+    code = send_tip(client, f"/T/{posters.station}")
+    app.extensions[LIMITER] = Limiter("redis://127.0.0.1:1/0", prefix="tipline-dead")
+    update_settings(app, FOLLOWUP_LIMIT_PER_CLIENT=Rate(2, 600))
+    with caplog.at_level(logging.WARNING):
+        assert client.post("/followup", data={"code": code}).status_code == 200
+    assert "follow-up limits unavailable" in caplog.text
+    added = client.post("/followup/add", data={"code": code, "text": "Still here."})
+    assert added.status_code == 200 and "We added this to your report." in added.text
+    for _ in range(2):
+        assert client.post("/followup", data={"code": "AAAA-AAAA-AAAA-AAAA"}).status_code == 404
+    assert client.post("/followup", data={"code": code}).status_code == 429
+
+
+def small_photos(count: int) -> list[tuple[io.BytesIO, str]]:
+    return [(io.BytesIO(phone_jpeg((400, 300))), f"IMG_{n}.jpg") for n in range(count)]
+
+
+def test_photos_beyond_three_are_named_on_the_thanks_and_follow_up_pages(
+    client: FlaskClient, session: Session, posters: Posters
+) -> None:
+    """F2/F6: a 4th photo is not kept, and the traveler is told so."""
+    path = f"/T/{posters.station}"
+    token = form_token(client.get(path).get_data(as_text=True))
+    thanks = client.post(
+        path,
+        data={"token": token, "details": "Four photos.", "photo": small_photos(4)},
+        content_type="multipart/form-data",
+    )
+    assert thanks.status_code == 200 and "Only the first 3 photos were kept." in thanks.text
+    code = receipt_in(thanks.text)
+    added = client.post(
+        "/followup/add",
+        data={"code": code, "text": "Five more.", "photo": small_photos(5)},
+        content_type="multipart/form-data",
+    )
+    assert added.status_code == 200 and "Only the first 3 photos were kept." in added.text
+    assert len(session.scalars(select(TipPhoto)).all()) == 6
+    three = client.post(
+        "/followup/add",
+        data={"code": code, "photo": small_photos(1)},
+        content_type="multipart/form-data",
+    )
+    assert "Only the first" not in three.text
+
+
+def test_additions_are_limited_per_report_and_keep_the_typed_text(
+    app: Flask, client: FlaskClient, session: Session, posters: Posters
+) -> None:
+    """F20: one receipt code cannot pump additions (and photos) into the database."""
+    code = send_tip(client, f"/T/{posters.station}")
+    update_settings(app, FOLLOWUP_ADD_LIMIT_PER_TIP=Rate(2, 600))
+    for n in range(2):
+        ok = client.post("/followup/add", data={"code": code, "text": f"Addition {n}."})
+        assert ok.status_code == 200
+    refused = client.post("/followup/add", data={"code": code, "text": "Typed, not lost."})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert "Nothing was added: your text is kept below." in refused.text
+    assert ">Typed, not lost.</textarea>" in refused.text
+    assert len(session.scalars(select(TipMessage)).all()) == 2
+    # Every language says so.
+    for lang in ("es", "fr", "zh", "vi", "ht", "ar"):
+        page = client.post("/followup/add", data={"code": code, "text": "x", "lang": lang})
+        assert page.status_code == 429
+        assert catalog(lang)["fu_add_limited"] in page.text
+        assert catalog(lang)["fu_add_limited"] != catalog("en")["fu_add_limited"]
+
+
+def test_a_report_holds_a_bounded_number_of_photos(
+    app: Flask, client: FlaskClient, session: Session, posters: Posters
+) -> None:
+    code = send_tip(client, f"/T/{posters.station}")
+    update_settings(app, FOLLOWUP_MAX_PHOTOS_PER_TIP=4)
+    photos = [(io.BytesIO(phone_jpeg((400, 300))), f"IMG_{n}.jpg") for n in range(3)]
+    first = client.post(
+        "/followup/add",
+        data={"code": code, "text": "Three.", "photo": photos},
+        content_type="multipart/form-data",
+    )
+    assert first.status_code == 200 and "as many photos" not in first.text
+    photos = [(io.BytesIO(phone_jpeg((400, 300))), f"IMG_{n}.jpg") for n in range(3)]
+    second = client.post(
+        "/followup/add",
+        data={"code": code, "text": "Three more.", "photo": photos},
+        content_type="multipart/form-data",
+    )
+    assert second.status_code == 200
+    assert "This report already has as many photos as it can take" in second.text
+    assert len(session.scalars(select(TipPhoto)).all()) == 4
+    # Photos alone, once full: nothing is added, and the page says why.
+    only = client.post(
+        "/followup/add",
+        data={"code": code, "photo": [(io.BytesIO(phone_jpeg((400, 300))), "a.jpg")]},
+        content_type="multipart/form-data",
+    )
+    assert only.status_code == 400 and "as many photos" in only.text
+    assert len(session.scalars(select(TipMessage)).all()) == 2
+
+
+def test_a_resent_addition_is_stored_once(
+    client: FlaskClient, session: Session, posters: Posters
+) -> None:
+    """F5: the add form's one-time token recognises a double tap or a resent form."""
+    code = send_tip(client, f"/T/{posters.station}")
+    page = client.post("/followup", data={"code": code}).get_data(as_text=True)
+    token = form_token(page)
+    for _ in range(2):
+        sent = client.post("/followup/add", data={"code": code, "token": token, "text": "Once."})
+        assert sent.status_code == 200 and "We added this to your report." in sent.text
+        assert form_token(sent.text) != token  # the next addition gets a fresh token
+    assert [m.body for m in session.scalars(select(TipMessage))] == ["Once."]
+    # A fresh token from the page adds the next one.
+    again = client.post(
+        "/followup/add", data={"code": code, "token": form_token(sent.text), "text": "Twice."}
+    )
+    assert again.status_code == 200
+    assert len(session.scalars(select(TipMessage)).all()) == 2
+
+
+def test_an_addition_that_failed_to_store_gives_its_token_back(
+    app: Flask, client: FlaskClient, session: Session, posters: Posters, monkeypatch: Any
+) -> None:
+    """F5: a resend after a failed store is stored, not taken for a duplicate."""
+    from tipline.followup import services
+
+    code = send_tip(client, f"/T/{posters.station}")
+    token = form_token(client.post("/followup", data={"code": code}).text)
+    real = services.add_from_traveler
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(services, "add_from_traveler", broken)
+    propagate = app.config.get("PROPAGATE_EXCEPTIONS")
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # the 500 page, as in production
+    failed = client.post("/followup/add", data={"code": code, "token": token, "text": "Again."})
+    assert failed.status_code == 500
+    app.config["PROPAGATE_EXCEPTIONS"] = propagate
+    monkeypatch.setattr(services, "add_from_traveler", real)
+    sent = client.post("/followup/add", data={"code": code, "token": token, "text": "Again."})
+    assert sent.status_code == 200
+    assert [m.body for m in session.scalars(select(TipMessage))] == ["Again."]

@@ -149,3 +149,92 @@ def test_a_poster_place_reads_right_to_left_in_arabic(
     assert rule == ["4px", "0px"]  # the place's blue rule starts the line, on the right
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 320
     context.close()
+
+
+def count_tips(session: Session) -> int:
+    session.commit()
+    return len(session.scalars(select(Tip)).all())
+
+
+def test_a_proxy_error_keeps_the_report_and_sends_it_again(
+    browser: Any, live_server: str, posters: Posters, session: Session
+) -> None:
+    """F19: a 502 from a proxy is not our page: the form and its text stay, the traveler is
+    told, and the report is sent again with backoff."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    posts: list[int] = []
+
+    def first_fails(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        posts.append(1)
+        if len(posts) == 1:
+            route.fulfill(status=502, body="<h1>502 Bad Gateway</h1>", content_type="text/html")
+        else:
+            route.continue_()
+
+    page.route(f"{live_server}/T/**", first_fails)
+    page.goto(f"{live_server}/T/{posters.station}")
+    page.get_by_label("Details").fill("Kept through a bad gateway.")
+    page.get_by_role("button", name="Send report").click()
+    page.wait_for_function("document.getElementById('net').textContent.includes('No signal')")
+    assert "Bad Gateway" not in page.inner_text("body")
+    assert page.get_by_label("Details").input_value() == "Kept through a bad gateway."
+    page.wait_for_selector("p.code", timeout=15_000)
+    assert "Thank you. We received your report." in page.inner_text("h1")
+    assert len(posts) == 2
+    assert count_tips(session) == 1
+    context.close()
+
+
+def test_a_body_too_large_keeps_the_text_and_says_so(
+    browser: Any, live_server: str, posters: Posters, session: Session
+) -> None:
+    """F19: a 413 (nginx's, say) is not retried forever: a clear message, the text kept, and
+    the traveler can send again (with a smaller photo)."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    posts: list[int] = []
+
+    def too_large(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        posts.append(1)
+        if len(posts) == 1:
+            route.fulfill(status=413, body="<h1>413 Request Entity Too Large</h1>")
+        else:
+            route.continue_()
+
+    page.route(f"{live_server}/T/**", too_large)
+    page.goto(f"{live_server}/T/{posters.station}")
+    page.get_by_label("Details").fill("Too big a photo, words kept.")
+    page.get_by_role("button", name="Send report").click()
+    page.wait_for_function("document.getElementById('net').textContent.includes('Too much')")
+    page.wait_for_timeout(2500)  # a retry would have come by now
+    assert len(posts) == 1 and count_tips(session) == 0
+    assert page.get_by_label("Details").input_value() == "Too big a photo, words kept."
+    assert "remove a photo" in page.locator("#net").inner_text()
+    page.get_by_role("button", name="Send report").click()  # enabled again
+    page.wait_for_selector("p.code", timeout=15_000)
+    assert count_tips(session) == 1
+    context.close()
+
+
+def test_our_own_error_page_still_replaces_the_form(
+    browser: Any, live_server: str, posters: Posters
+) -> None:
+    """The form again with its errors (a 400 here) is ours: it replaces the page."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(f"{live_server}/T/{posters.station}")
+    page.get_by_label("Details").fill("Typed before the token went bad.")
+    page.evaluate("document.querySelector('[name=token]').value = 'damaged'")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Send report").click()
+    assert answer.value.status == 400
+    page.wait_for_selector("[role=alert]")
+    assert page.get_by_label("Details").input_value() == "Typed before the token went bad."
+    context.close()

@@ -4,11 +4,12 @@ information and replying. Text and photos are sealed by their column types."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tipline.accounts import audit
@@ -28,7 +29,9 @@ _ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 def normalize_code(typed: str) -> str | None:
     """The 16 symbols of a typed receipt code, or None when it cannot be one."""
-    symbols = re.sub(r"[^0-9A-Za-z]", "", typed).upper().translate(_ALIASES)
+    # NFKC first: a Chinese or Japanese input method types full-width letters and digits (F7).
+    symbols = re.sub(r"[^0-9A-Za-z]", "", unicodedata.normalize("NFKC", typed))
+    symbols = symbols.upper().translate(_ALIASES)
     if len(symbols) != CODE_LENGTH or not re.fullmatch(r"[0-9A-HJKMNP-TV-Z]+", symbols):
         return None
     return symbols
@@ -78,6 +81,11 @@ def photos(session: Session, tip: Tip) -> list[PhotoRef]:
         .order_by(TipPhoto.id)
     )
     return [PhotoRef(*row) for row in rows]
+
+
+def photo_count(session: Session, tip: Tip) -> int:
+    """How many photos the tip holds (the form's and every addition's)."""
+    return session.scalar(select(func.count()).where(TipPhoto.tip_id == tip.id)) or 0
 
 
 def store_photos(

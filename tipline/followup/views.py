@@ -4,7 +4,8 @@ and the staff side: replying from the tip page and seeing photos.
 Nothing is left in the traveler's browser: no cookie, every answer `no-store`, and the code
 travels only in POST bodies (never in a URL, so never in history or a log). Wrong codes are
 counted per client and overall on the shared limiter; while either count is full, /followup
-answers "wait" without looking anything up.
+answers "wait" without looking anything up. Additions are counted per report, and a report holds
+at most FOLLOWUP_MAX_PHOTOS_PER_TIP photos. The counts fail open (tipline.followup.limits).
 """
 
 from __future__ import annotations
@@ -24,19 +25,23 @@ from tipline import security
 from tipline.accounts import audit
 from tipline.accounts.auth import clock, current_user, refuse, staff_required
 from tipline.accounts.models import Role, User
-from tipline.config import get_settings
+from tipline.config import Rate, get_settings
 from tipline.db import db, utcnow
 from tipline.followup import services
+from tipline.followup.limits import followup_limits
 from tipline.followup.models import TipPhoto
 from tipline.intake import photos as photo_rules
+from tipline.intake import tokens
 from tipline.intake.models import Tip
 from tipline.intake.text import clean
-from tipline.intake.views import _lang, _page
-from tipline.limiter import Limiter, LimiterUnavailable, get_limiter
+from tipline.intake.views import _lang, _page, _secret
+from tipline.limiter import Limiter, Verdict
 from tipline.triage.services import NotAllowed, TipNotFound, get_tip_for
 
 log = logging.getLogger(__name__)
 bp = Blueprint("followup", __name__)
+# An add form's token is taken once for as long as it is valid: a resend is recognised.
+TOKEN_ONCE = Rate(1, tokens.MAX_AGE_SECONDS)
 
 
 class ReplyForm(FlaskForm):
@@ -93,37 +98,99 @@ def add() -> Response:
     def adding(tip: Tip) -> Response:
         code = request.form["code"]
         text = clean(request.form.get("text", ""), multiline=True).strip()[: services.MAX_MESSAGE]
-        cleaned, refused = photo_rules.read_uploads(request.files.getlist("photo"))
+        uploads = request.files.getlist("photo")
+        notices = ["photos_extra"] if photo_rules.beyond_limit(uploads) else []
+        if not text and not photo_rules.chosen(uploads):
+            return _tip_page(lang, tip, code, error="fu_empty", text=text, status=400)
+        limits = followup_limits()
+        nonce = _nonce()
+        # The form's one-time token (F5): a double tap or a resent form adds nothing twice.
+        if nonce is not None and not limits.run(lambda lim: _claim(lim, nonce)):
+            return _tip_page(lang, tip, code, added=True)
+        verdict = limits.run(lambda lim: _count_addition(lim, tip))
+        if not verdict.allowed:
+            if nonce is not None:
+                limits.run(lambda lim: _unclaim(lim, nonce))
+            response = _tip_page(
+                lang, tip, code, error="fu_add_limited", text=text, status=429, notices=notices
+            )
+            response.headers["Retry-After"] = str(max(1, math.ceil(verdict.retry_after)))
+            return response
+        cleaned, refused = photo_rules.read_uploads(uploads)
+        room = max(
+            0, get_settings().followup_max_photos_per_tip - services.photo_count(db.session, tip)
+        )
+        if len(cleaned) > room:
+            cleaned = cleaned[:room]
+            notices.append("fu_photos_full")
         if not text and not cleaned:
+            if nonce is not None:
+                limits.run(lambda lim: _unclaim(lim, nonce))
             error = "err_photo" if refused else "fu_empty"
-            return _tip_page(lang, tip, code, error=error, text=text, status=400)
-        services.add_from_traveler(db.session, tip, text=text, cleaned=cleaned, now=utcnow())
-        db.session.commit()
-        return _tip_page(lang, tip, code, added=True, error="err_photo" if refused else None)
+            return _tip_page(lang, tip, code, error=error, text=text, status=400, notices=notices)
+        try:
+            services.add_from_traveler(db.session, tip, text=text, cleaned=cleaned, now=utcnow())
+            db.session.commit()
+        except Exception:
+            # Not stored: a resend with this token must be stored, not taken for a duplicate.
+            db.session.rollback()
+            if nonce is not None:
+                limits.run(lambda lim: _unclaim(lim, nonce))
+            raise
+        return _tip_page(
+            lang, tip, code, added=True, error="err_photo" if refused else None, notices=notices
+        )
 
     return _with_tip(lang, adding)
 
 
-def _with_tip(lang: str, then: Callable[[Tip], Response]) -> Response:
-    limiter = get_limiter()
-    settings = get_settings()
-    client = limiter.fingerprint(request.remote_addr) if request.remote_addr else "none"
-    keys = (
-        (settings.followup_limit_per_client, ("followup", "client", client)),
-        (settings.followup_limit_overall, ("followup", "all")),
-    )
+def _nonce() -> str | None:
+    """The add form's one-time token, or None (a form without one, or a bad one)."""
+    signed = request.form.get("token", "")
     try:
-        waits = [limiter.peek(rate, *key) for rate, key in keys if not rate.off]
-    except LimiterUnavailable:
-        # Fail closed: without counting, guessing would be unbounded. Reading can wait.
-        log.warning("follow-up limits unavailable; refusing look-ups until the storage answers")
-        return _limited(lang, 60.0)
-    refused = [w for w in waits if not w.allowed]
+        return tokens.read(_secret(), signed) if signed else None
+    except tokens.InvalidToken:
+        return None
+
+
+def _claim(limiter: Limiter, nonce: str) -> bool:
+    """Take the token for this addition: False when an addition already took it."""
+    return limiter.hit(TOKEN_ONCE, "followup", "token", nonce, fixed=True).allowed
+
+
+def _unclaim(limiter: Limiter, nonce: str) -> None:
+    """Give the token back: the addition it was taken for was not stored."""
+    limiter.clear(TOKEN_ONCE, "followup", "token", nonce, fixed=True)
+
+
+def _count_addition(limiter: Limiter, tip: Tip) -> Verdict:
+    rate = get_settings().followup_add_limit_per_tip
+    return limiter.hit(rate, "followup", "add", limiter.fingerprint(f"tip:{tip.id}"))
+
+
+def _with_tip(lang: str, then: Callable[[Tip], Response]) -> Response:
+    settings = get_settings()
+    address = request.remote_addr
+
+    def keys(limiter: Limiter) -> list[tuple[Rate, tuple[str, ...]]]:
+        client = limiter.fingerprint(address) if address else "none"
+        return [
+            (settings.followup_limit_per_client, ("followup", "client", client)),
+            (settings.followup_limit_overall, ("followup", "all")),
+        ]
+
+    def waits(limiter: Limiter) -> list[Verdict]:
+        return [limiter.peek(rate, *key) for rate, key in keys(limiter) if not rate.off]
+
+    limits = followup_limits()
+    # Fails open (F16): with the shared storage down, this process counts on its own (logged);
+    # a receipt code has more than 80 bits, so guessing stays hopeless meanwhile.
+    refused = [w for w in limits.run(waits) if not w.allowed]
     if refused:
         return _limited(lang, max(w.retry_after for w in refused))
     tip = services.find_by_receipt(db.session, request.form.get("code", ""))
     if tip is None:
-        _count_miss(limiter, keys)
+        limits.run(lambda limiter: _count_miss(limiter, keys(limiter)))
         return _page(
             "followup/code.html", lang=lang, status=404, error="fu_not_found", typed=_typed()
         )
@@ -136,13 +203,10 @@ def _typed() -> str:
     return clean(request.form.get("code", ""))[:40]
 
 
-def _count_miss(limiter: Limiter, keys: Any) -> None:
-    try:
-        for rate, key in keys:
-            if not rate.off:
-                limiter.hit(rate, *key)
-    except LimiterUnavailable:
-        log.warning("follow-up limits unavailable; a wrong code went uncounted")
+def _count_miss(limiter: Limiter, keys: list[tuple[Rate, tuple[str, ...]]]) -> None:
+    for rate, key in keys:
+        if not rate.off:
+            limiter.hit(rate, *key)
 
 
 def _limited(lang: str, wait: float) -> Response:
@@ -162,6 +226,7 @@ def _tip_page(
     error: str | None = None,
     text: str = "",
     status: int = 200,
+    notices: list[str] | None = None,
 ) -> Response:
     messages = services.conversation(db.session, tip)
     return _page(
@@ -174,6 +239,8 @@ def _tip_page(
         added=added,
         error=error,
         text=text,
+        notices=notices or [],
+        token=tokens.mint(_secret()),
         max_photos=photo_rules.MAX_PHOTOS,
     )
 

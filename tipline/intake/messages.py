@@ -171,6 +171,22 @@ MESSAGES = (
     ),
     pgettext("offline_sending", "Sending…"),
     pgettext(
+        "send_too_large",
+        "Too much to send at once: remove a photo and send again.",
+    ),
+    pgettext(
+        "photos_extra",
+        "Only the first 3 photos were kept. With your receipt code you can add more later.",
+    ),
+    pgettext(
+        "fu_add_limited",
+        "This report has had many additions in a short time. Nothing was added: your text is kept below. Please send it again later.",
+    ),
+    pgettext(
+        "fu_photos_full",
+        "This report already has as many photos as it can take: the new photos were not kept.",
+    ),
+    pgettext(
         "photo_refused",
         "Your report was sent. A photo could not be used (it may not be a photo, or it is larger than 10 MB): with your receipt code you can add another one.",
     ),

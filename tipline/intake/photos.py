@@ -69,12 +69,22 @@ def clean_photo(raw: bytes) -> Photo:
     return _reencode(upright)
 
 
+def chosen(files: Sequence[FileStorage]) -> list[FileStorage]:
+    """The file inputs that carry a file (an empty input sends one with no name)."""
+    return [f for f in files if f and f.filename]
+
+
+def beyond_limit(files: Sequence[FileStorage]) -> int:
+    """How many of the chosen `files` come after the first MAX_PHOTOS (never read)."""
+    return max(0, len(chosen(files)) - MAX_PHOTOS)
+
+
 def read_uploads(files: Sequence[FileStorage]) -> tuple[list[Photo], int]:
     """The cleaned photos among the uploaded `files` (at most MAX_PHOTOS, empty file inputs
     ignored) and how many were refused."""
     cleaned: list[Photo] = []
     refused = 0
-    for upload in [f for f in files if f and f.filename][:MAX_PHOTOS]:
+    for upload in chosen(files)[:MAX_PHOTOS]:
         try:
             cleaned.append(clean_photo(upload.stream.read(MAX_BYTES + 1)))
         except NotAPhoto:

@@ -186,9 +186,17 @@ def _submit(place: Place, lang: str) -> Response:
     if not admission.allowed:
         return _limited(place, lang, tip_form, token, signed, admission)
     # Decoded and re-encoded before the transaction: the write lock never waits for Pillow.
-    cleaned, refused = photos.read_uploads(request.files.getlist("photo"))
+    uploads = request.files.getlist("photo")
+    cleaned, refused = photos.read_uploads(uploads)
     return _store(
-        place, lang, tip_form, token, signed, in_burst=admission.burst, attached=(cleaned, refused)
+        place,
+        lang,
+        tip_form,
+        token,
+        signed,
+        in_burst=admission.burst,
+        attached=(cleaned, refused),
+        extra=photos.beyond_limit(uploads),
     )
 
 
@@ -226,6 +234,7 @@ def _store(
     *,
     in_burst: bool,
     attached: tuple[list[photos.Photo], int] = ([], 0),
+    extra: int = 0,
 ) -> Response:
     now = utcnow()
     location = locate(
@@ -262,36 +271,62 @@ def _store(
         tip_form.errors = {"form": ("err_server", {})}
         return _form_page(place, lang, tip_form, signed, 503)
     # A photo that is not one never costs the tip: it is stored, and the page says so.
-    return _thanks(place, lang, receipt.code, photo_refused=bool(attached[1]))
-
-
-def _thanks(place: Place, lang: str, receipt: str, *, photo_refused: bool = False) -> Response:
-    return _page(
-        "intake/thanks.html",
-        lang=lang,
-        receipt=receipt,
-        poster=place.poster,
-        photo_refused=photo_refused,
+    # Photos beyond the first MAX_PHOTOS are not read at all: the page says only those were kept.
+    return _thanks(
+        place, lang, receipt.code, photo_refused=bool(attached[1]), photos_extra=extra > 0
     )
+
+
+def _thanks(
+    place: Place,
+    lang: str,
+    receipt: str,
+    *,
+    photo_refused: bool = False,
+    photos_extra: bool = False,
+) -> Response:
+    return _ours(
+        _page(
+            "intake/thanks.html",
+            lang=lang,
+            receipt=receipt,
+            poster=place.poster,
+            photo_refused=photo_refused,
+            photos_extra=photos_extra,
+        )
+    )
+
+
+# The background sender (send.js) writes an answer over the form only when it carries this
+# header: the form again (with its errors) or the thank-you page. Anything else (a proxy's
+# 502/504, a bare 500) would throw the typed report away, so it keeps the form and retries.
+PAGE_MARKER = "X-Tipline"
+
+
+def _ours(response: Response) -> Response:
+    response.headers[PAGE_MARKER] = "1"
+    return response
 
 
 def _form_page(place: Place, lang: str, tip_form: TipForm, token: str, status: int) -> Response:
     t = catalog(lang)
     errors = {name: t(key, **values) for name, (key, values) in tip_form.errors.items()}
     poster = place.poster
-    return _page(
-        "intake/form.html",
-        lang=lang,
-        status=status,
-        place=place,
-        poster=poster,
-        poster_code=display(poster.code) if poster else None,
-        f=tip_form,
-        errors=errors,
-        token=token,
-        groups=INDICATOR_GROUPS,
-        action=url_for("intake.form", code=poster.code) if poster else request.path,
-        stations=last_station_choices(db.session, poster, utcnow(), get_settings()),
+    return _ours(
+        _page(
+            "intake/form.html",
+            lang=lang,
+            status=status,
+            place=place,
+            poster=poster,
+            poster_code=display(poster.code) if poster else None,
+            f=tip_form,
+            errors=errors,
+            token=token,
+            groups=INDICATOR_GROUPS,
+            action=url_for("intake.form", code=poster.code) if poster else request.path,
+            stations=last_station_choices(db.session, poster, utcnow(), get_settings()),
+        )
     )
 
 
