@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,12 +15,12 @@ from pathlib import Path
 import pytest
 from flask import Flask, has_app_context
 from flask.testing import FlaskCliRunner
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from tests.conftest import make_test_app
+from tests.conftest import fresh_database, make_test_app
 from tests.factories import STAFF_PASSWORD, sign_in, staff_user
 from tipline.accounts import audit, chain
 from tipline.accounts.models import AuditChain, AuditEvent, Role
@@ -352,24 +351,8 @@ def test_the_admin_audit_page_shows_the_chain_head(app: Flask, session: Session)
     assert f"tipline audit verify --expect {head.last_id}:{head.last_hash}" in page
 
 
-def _fresh_database(base: str, tmp_path: Path) -> Iterator[str]:
-    if base.startswith("sqlite"):
-        yield "sqlite:///" + str(tmp_path / "fresh.db")
-        return
-    name = f"tipline_chain_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def test_the_migration_seals_a_log_written_before_the_chain(_migrated: str, tmp_path: Path) -> None:
-    for url in _fresh_database(_migrated, tmp_path):
+    for url in fresh_database(_migrated, tmp_path, "tipline_chain"):
         app = make_test_app(url, tmp_path / "instance")
         upgrade(app, "0004")
         with _engine(app).begin() as conn:

@@ -8,19 +8,18 @@ import json
 import os
 import shutil
 import subprocess
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from tests import factories
-from tests.conftest import make_test_app, wipe
+from tests.conftest import fresh_database, make_test_app, wipe
 from tests.followup.conftest import phone_jpeg
 from tipline.cli import main
 from tipline.db import Database, session_scope, utcnow
@@ -242,29 +241,13 @@ def test_an_app_passed_in_rereads_its_keyring_file_when_due(_migrated: str, tmp_
         Database.engine(app).dispose()
 
 
-def _fresh_database(base: str, tmp_path: Path) -> Iterator[str]:
-    if base.startswith("sqlite"):
-        yield "sqlite:///" + str(tmp_path / "fresh.db")
-        return
-    name = f"tipline_seal_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 TYPED = ("reason", "note", "referred_to", "referral_ref")
 
 
 def test_the_migration_seals_notes_and_reasons_stored_before_it(
     _migrated: str, tmp_path: Path
 ) -> None:
-    for url in _fresh_database(_migrated, tmp_path):
+    for url in fresh_database(_migrated, tmp_path, "tipline_seal"):
         app = make_test_app(url, tmp_path / "instance")
         try:
             upgrade(app, "0010_desk")
