@@ -94,54 +94,70 @@ def add() -> Response:
     """Add information (and photos) to the report whose code comes with it."""
     allow_uploads()
     lang = _lang()
+    return _with_tip(lang, lambda tip: _add_to(lang, tip))
 
-    def adding(tip: Tip) -> Response:
-        code = request.form["code"]
-        text = clean(request.form.get("text", ""), multiline=True).strip()[: services.MAX_MESSAGE]
-        uploads = request.files.getlist("photo")
-        notices = ["photos_extra"] if photo_rules.beyond_limit(uploads) else []
-        if not text and not photo_rules.chosen(uploads):
-            return _tip_page(lang, tip, code, error="fu_empty", text=text, status=400)
-        limits = followup_limits()
-        nonce = _nonce()
-        # The form's one-time token (F5): a double tap or a resent form adds nothing twice.
-        if nonce is not None and not limits.run(lambda lim: _claim(lim, nonce)):
-            return _tip_page(lang, tip, code, added=True)
-        verdict = limits.run(lambda lim: _count_addition(lim, tip))
-        if not verdict.allowed:
-            if nonce is not None:
-                limits.run(lambda lim: _unclaim(lim, nonce))
-            response = _tip_page(
-                lang, tip, code, error="fu_add_limited", text=text, status=429, notices=notices
-            )
-            response.headers["Retry-After"] = str(max(1, math.ceil(verdict.retry_after)))
-            return response
-        cleaned, refused = photo_rules.read_uploads(uploads)
-        room = max(
-            0, get_settings().followup_max_photos_per_tip - services.photo_count(db.session, tip)
-        )
-        if len(cleaned) > room:
-            cleaned = cleaned[:room]
-            notices.append("fu_photos_full")
-        if not text and not cleaned:
-            if nonce is not None:
-                limits.run(lambda lim: _unclaim(lim, nonce))
-            error = "err_photo" if refused else "fu_empty"
-            return _tip_page(lang, tip, code, error=error, text=text, status=400, notices=notices)
-        try:
-            services.add_from_traveler(db.session, tip, text=text, cleaned=cleaned, now=utcnow())
-            db.session.commit()
-        except Exception:
-            # Not stored: a resend with this token must be stored, not taken for a duplicate.
-            db.session.rollback()
-            if nonce is not None:
-                limits.run(lambda lim: _unclaim(lim, nonce))
-            raise
-        return _tip_page(
-            lang, tip, code, added=True, error="err_photo" if refused else None, notices=notices
-        )
 
-    return _with_tip(lang, adding)
+def _add_to(lang: str, tip: Tip) -> Response:
+    """The addition's checks in order: something sent, not a resend, within the report's limit."""
+    code = request.form["code"]
+    text = clean(request.form.get("text", ""), multiline=True).strip()[: services.MAX_MESSAGE]
+    uploads = request.files.getlist("photo")
+    notices = ["photos_extra"] if photo_rules.beyond_limit(uploads) else []
+    if not text and not photo_rules.chosen(uploads):
+        return _tip_page(lang, tip, code, error="fu_empty", text=text, status=400)
+    limits = followup_limits()
+    nonce = _nonce()
+    # The form's one-time token (F5): a double tap or a resent form adds nothing twice.
+    if nonce is not None and not limits.run(lambda lim: _claim(lim, nonce)):
+        return _tip_page(lang, tip, code, added=True)
+
+    def release() -> None:
+        # Not stored: a resend with this token must be stored, not taken for a duplicate.
+        if nonce is not None:
+            limits.run(lambda lim: _unclaim(lim, nonce))
+
+    verdict = limits.run(lambda lim: _count_addition(lim, tip))
+    if not verdict.allowed:
+        release()
+        response = _tip_page(
+            lang, tip, code, error="fu_add_limited", text=text, status=429, notices=notices
+        )
+        response.headers["Retry-After"] = str(max(1, math.ceil(verdict.retry_after)))
+        return response
+    return _store_addition(lang, tip, code, text, uploads, notices, release)
+
+
+def _store_addition(
+    lang: str,
+    tip: Tip,
+    code: str,
+    text: str,
+    uploads: list[Any],
+    notices: list[str],
+    release: Callable[[], None],
+) -> Response:
+    """Clean the photos (within the report's room for more), store, and show the report."""
+    cleaned, refused = photo_rules.read_uploads(uploads)
+    room = max(
+        0, get_settings().followup_max_photos_per_tip - services.photo_count(db.session, tip)
+    )
+    if len(cleaned) > room:
+        cleaned = cleaned[:room]
+        notices.append("fu_photos_full")
+    if not text and not cleaned:
+        release()
+        error = "err_photo" if refused else "fu_empty"
+        return _tip_page(lang, tip, code, error=error, text=text, status=400, notices=notices)
+    try:
+        services.add_from_traveler(db.session, tip, text=text, cleaned=cleaned, now=utcnow())
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        release()
+        raise
+    return _tip_page(
+        lang, tip, code, added=True, error="err_photo" if refused else None, notices=notices
+    )
 
 
 def _nonce() -> str | None:
