@@ -257,21 +257,3 @@ def browser() -> Iterator[Any]:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-def fresh_database(base: str, tmp_path: Path, prefix: str) -> Iterator[str]:
-    """Yield the URL of an empty database beside `base` (a new file, or a new PostgreSQL
-    database named `prefix`_..., dropped afterwards): for tests that migrate from scratch."""
-    if base.startswith("sqlite"):
-        yield "sqlite:///" + str(tmp_path / "fresh.db")
-        return
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()

@@ -20,7 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from tests.conftest import fresh_database, make_test_app
+from tests.conftest import make_test_app
+from tests.databases import fresh_database
 from tests.factories import STAFF_PASSWORD, sign_in, staff_user
 from tipline.accounts import audit, chain
 from tipline.accounts.models import AuditChain, AuditEvent, Role

@@ -19,7 +19,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from tests import factories
-from tests.conftest import fresh_database, make_test_app, wipe
+from tests.conftest import make_test_app, wipe
+from tests.databases import fresh_database
 from tests.followup.conftest import phone_jpeg
 from tipline.cli import main
 from tipline.db import Database, session_scope, utcnow
