@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import shutil
 import statistics
 import sys
@@ -31,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # for the tests' SMTP server, factories and process helpers
+# bench/ leaves sys.path (its queue.py would hide the standard library's); the checkout joins it
+# for the tests' SMTP server, factories and process helpers.
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
 from sqlalchemy import func, select, update  # noqa: E402
 
@@ -42,6 +45,7 @@ from tipline.db import Database, session_scope  # noqa: E402
 from tipline.intake.models import Tip  # noqa: E402
 from tipline.locations.models import ScanCount  # noqa: E402
 from tipline.migrate import upgrade  # noqa: E402
+from tipline.sealing import Keyring  # noqa: E402
 from tipline.triage import alerts  # noqa: E402
 from tipline.triage.models import Alert, ChannelTier  # noqa: E402
 
@@ -105,6 +109,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tipline-bench-alerts-"))
+    # One keyring for the set-up app and every server it starts (they read each other's tips).
+    os.environ.setdefault("TIPLINE_DATA_KEY", Keyring.generate().to_json())
     url = f"sqlite:///{work / 'bench.db'}"
     app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(work / "setup")})
     upgrade(app)

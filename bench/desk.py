@@ -42,10 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 import pyotp  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import create_engine, func, select  # noqa: E402
 
 from tests import factories, loadgen  # noqa: E402
+from tests.databases import fresh_database  # noqa: E402
 from tipline import create_app  # noqa: E402
 from tipline.accounts import audit  # noqa: E402
 from tipline.accounts.models import AuditEvent  # noqa: E402
@@ -57,24 +57,6 @@ SECRET = "bench-secret-key-not-for-production"
 STAFF = 8
 TRAVELERS = 4
 TIPS = 200
-
-
-@contextmanager
-def database(url: str | None, folder: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a fresh PostgreSQL database on `url`'s server."""
-    if not url:
-        yield "sqlite:///" + str(folder / "desk.db")
-        return
-    name = f"tipline_bench_desk_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def seed(url: str, folder: Path) -> dict[str, object]:
@@ -173,14 +155,20 @@ def main() -> None:
     parser.add_argument("--race-rounds", type=int, default=5)
     parser.add_argument("--redis-url", help="Redis for the shared limiter (throttle figure)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, database(args.database_url, Path(tmp)) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        contextmanager(fresh_database)(
+            args.database_url, Path(tmp), "tipline_bench_desk", "desk.db"
+        ) as url,
+    ):
         folder = Path(tmp)
         data = seed(url, folder / "seed")
         env = {
             "TIPLINE_DATABASE_URL": url,
             "TIPLINE_SECRET_KEY": SECRET,
             "TIPLINE_PUBLIC_URL": "http://127.0.0.1",
-            "TIPLINE_INSTANCE_PATH": str(folder / "serve"),
+            # The seed's instance folder: its data keys sealed the tips the servers will read.
+            "TIPLINE_INSTANCE_PATH": str(folder / "seed"),
             "TIPLINE_ALERTS_INLINE": "false",
             "TIPLINE_TIP_LIMIT_PER_CLIENT": "0",
             "TIPLINE_TIP_LIMIT_PER_PLACEMENT": "0",
@@ -200,7 +188,7 @@ def main() -> None:
         with gunicorn({**env, **relaxed}, args.workers) as base:
             load(base, data, args.seconds)
             race(base, data, args.race_rounds)
-        chain(url, folder / "verify")
+        chain(url, folder / "seed")  # the seed's keys: the tips are sealed under them
         if not args.redis_url:
             print("\n3. sign-in throttle: skipped (give --redis-url)")
             return
