@@ -4,6 +4,7 @@ a traveler at the flooded poster still gets a receipt."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -108,4 +109,12 @@ def test_without_redis_each_worker_counts_alone(server_db: ServerDatabase, tmp_p
     env = server_env(server_db, tmp_path, TIP_LIMIT_PER_CLIENT=f"{PER_CLIENT}/600")
     with gunicorn(env, workers=4, log=tmp_path / "gunicorn.log") as server:
         statuses = flood(server.port, f"/T/{poster}", "127.0.0.2", 14)
+        # The server is ready when one worker answers; on a busy machine the others may still
+        # be starting and the first flood meets one worker alone. Flood again (a few times at
+        # most) until a second worker has counted: the per-worker bound must hold throughout.
+        for _ in range(5):
+            if statuses[200] > PER_CLIENT:
+                break
+            time.sleep(1)
+            statuses += flood(server.port, f"/T/{poster}", "127.0.0.2", 14)
     assert PER_CLIENT < statuses[200] <= 4 * PER_CLIENT
