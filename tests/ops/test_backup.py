@@ -96,7 +96,8 @@ def test_backup_under_load_restores_every_tip_and_the_audit_chain(
         try:
             time.sleep(1.5)
             with session_scope(source) as s:
-                before = s.scalar(select(func.count()).select_from(Tip)) or 0
+                before_ids = set(s.scalars(select(Tip.id)))
+            before = len(before_ids)
             result = _cli(source, "backup", "-o", str(archive))
             assert result.exit_code == 0, result.output
         finally:
@@ -124,8 +125,14 @@ def test_backup_under_load_restores_every_tip_and_the_audit_chain(
     assert len(restored_tips) == backed_up
     for tip_id, row in restored_tips.items():
         assert row == source_tips[tip_id]  # every column, content included
-    # A snapshot is a moment: every tip stored up to the last one it holds is in it.
-    assert set(restored_tips) == {i for i in source_tips if i <= max(restored_tips)}
+    # A snapshot is a moment: every tip committed before the backup began is in it...
+    assert before_ids <= set(restored_tips)
+    # ...and so is every tip stored up to the last one it holds. On PostgreSQL an id is drawn
+    # from the sequence before its transaction commits, so a tip still in flight when the
+    # snapshot was taken may hold a lower id than one it contains: at most one per traveler.
+    missing = {i for i in source_tips if i <= max(restored_tips)} - set(restored_tips)
+    in_flight = 0 if source_url.startswith("sqlite") else len(workers) - 1
+    assert len(missing) <= in_flight, (sorted(missing), in_flight)
     assert verdict.ok and verdict.records == len(restored_audit) > 0, verdict
     assert result.exit_code == 0, result.output
     for event_id, row in restored_audit.items():
