@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +18,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
 
 from tests.conftest import csrf_token
 from tests.followup.conftest import phone_jpeg
@@ -350,3 +355,41 @@ def test_an_addition_that_failed_to_store_gives_its_token_back(
     sent = client.post("/followup/add", data={"code": code, "token": token, "text": "Again."})
     assert sent.status_code == 200
     assert [m.body for m in session.scalars(select(TipMessage))] == ["Again."]
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_wrong_codes_sent_at_once_get_exactly_the_limit_of_answers(
+    app: Flask, client: FlaskClient, request: pytest.FixtureRequest, storage: str
+) -> None:
+    """Attack finding: 40 look-ups sent at once got 11-12 answers through a limit of 10, as
+    every code was judged before any miss was counted. Now each takes its count first."""
+    if storage == "redis":
+        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
+        app.extensions[LIMITER] = Limiter(url, prefix=prefix)
+    update_settings(
+        app, FOLLOWUP_LIMIT_PER_CLIENT=Rate(10, 600), FOLLOWUP_LIMIT_OVERALL=Rate(1000, 600)
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/followup"
+    start = threading.Barrier(40)
+    statuses: list[int] = []
+
+    def guess(n: int) -> None:
+        body = urllib.parse.urlencode({"code": f"AAAA-AAAA-AAAA-{n:04d}"}).encode()
+        start.wait(10)
+        try:
+            with urllib.request.urlopen(url, body, timeout=30) as response:
+                statuses.append(response.status)
+        except urllib.error.HTTPError as exc:
+            statuses.append(exc.code)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(40)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        server.shutdown()
+    assert sorted(statuses) == [404] * 10 + [429] * 30
