@@ -23,6 +23,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from tipline.files import create_once
+
 PREFIX = "TIPLINE_"
 EXTENSION = "tipline.settings"
 # TIPLINE_* variables that belong to the test suite and benchmarks, not to the app.
@@ -453,17 +455,8 @@ def derived_key(secret: str, purpose: str) -> str:
 
 def instance_secret(path: Path) -> str:
     """Read the secret key from the instance folder, creating it once (never in the repository)."""
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_hex(32)
-    # O_EXCL: two workers starting together must not write two different keys.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
+    # Workers starting together must not use two different keys, nor read a half-written one.
+    return create_once(path, secrets.token_hex(32)).strip()
 
 
 def key_files(settings: Settings) -> list[Path]:

@@ -32,6 +32,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app, has_app_context
 
+from tipline.files import create_once
+
 log = logging.getLogger(__name__)
 
 EXTENSION = "tipline.sealing"
@@ -224,7 +226,7 @@ def load(
     save: bool = True,
 ) -> Keyring:
     """The keyring from TIPLINE_DATA_KEY (its JSON), or the instance folder's `data_keys`,
-    generated once (O_EXCL: two workers starting together never write two keyrings). Before
+    generated once (`create_once`: workers starting together all read the one written). Before
     generating one, `check(path)` may refuse (raise); with `save=False` a generated keyring
     stays in memory (no file is written)."""
     if data_key:
@@ -235,17 +237,7 @@ def load(
             check(path)
         if not save:
             return Keyring.generate(None)
-        ring = Keyring.generate(path)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(ring.to_json())
-                fh.flush()
-                os.fsync(fh.fileno())
-            return ring
+        return Keyring.from_json(create_once(path, Keyring.generate(path).to_json()), path)
     return Keyring.from_json(path.read_text(), path)
 
 
