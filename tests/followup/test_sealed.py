@@ -47,7 +47,7 @@ SEALED_FIELDS = (
 
 def marked_tip(session: Session) -> tuple[Tip, bytes]:
     """A tip with a marker in every sealed field, a photo, an addition, and a staff note, a
-    priority reason and a close reason on its timeline."""
+    priority reason, a referral's reference and a close reason on its timeline."""
     tip = factories.tip(session, **{name: f"{MARK}-{name}" for name in SEALED_FIELDS})
     photo = clean_photo(phone_jpeg())
     services.store_photos(session, tip.id, [photo], utcnow(), None)
@@ -63,6 +63,10 @@ def marked_tip(session: Session) -> tuple[Tip, bytes]:
         reason=f"{MARK}-urgent",
     )
     triage.acknowledge(session, tip=tip, actor=staff, now=utcnow())
+    # The partner is an agency's name, kept in the audit log; the reference is sealed.
+    triage.refer(
+        session, tip=tip, actor=staff, now=utcnow(), to="State police", reference=f"{MARK}-ref"
+    )
     triage.close(
         session,
         tip=tip,
@@ -144,6 +148,7 @@ def test_no_marker_and_no_photo_in_the_raw_database(
     exported = client.get("/staff/export.json").get_data(as_text=True)
     cli = app.test_cli_runner().invoke(main, ["tips", "export"])
     assert cli.exit_code == 0, cli.output
+    assert f"{MARK}-ref" in exported  # the staff export carries the handling columns
     for name in ("details", "contact", "descriptions", "where_text", "when_text"):
         assert f"{MARK}-{name}" in exported, name
         assert f"{MARK}-{name}" in cli.output, name
@@ -245,7 +250,7 @@ def test_an_app_passed_in_rereads_its_keyring_file_when_due(_migrated: str, tmp_
 TYPED = ("reason", "note", "referred_to", "referral_ref")
 
 
-def test_the_migration_seals_notes_and_reasons_stored_before_it(
+def test_the_migrations_seal_notes_reasons_and_referrals_stored_before_them(
     _migrated: str, tmp_path: Path
 ) -> None:
     for url in fresh_database(_migrated, tmp_path, "tipline_seal"):
@@ -264,6 +269,10 @@ def test_the_migration_seals_notes_and_reasons_stored_before_it(
             )
             rows.append({"kind": "acknowledged", "note": None, "reason": None, "to": None})
             with Database.engine(app).begin() as conn:
+                conn.execute(
+                    text("UPDATE tip SET referred_to = :to, referral_ref = :ref WHERE id = :t"),
+                    {"to": long_partner, "ref": f"{MARK}-tip-ref", "t": tip_id},
+                )
                 for row in rows:
                     conn.execute(
                         text(
@@ -280,8 +289,9 @@ def test_the_migration_seals_notes_and_reasons_stored_before_it(
             upgrade(app)
             with Database.engine(app).connect() as conn:
                 stored = conn.execute(text(f"SELECT {', '.join(TYPED)} FROM tip_event")).all()
+                stored += conn.execute(text("SELECT referred_to, referral_ref FROM tip")).all()
             values = [v for row in stored for v in row if v is not None]
-            assert len(values) == 10
+            assert len(values) == 12
             assert all(v.startswith("s1:") and MARK not in v for v in values)
             with app.app_context(), session_scope(app) as session:
                 events = session.scalars(select(TipEvent).order_by(TipEvent.id)).all()
@@ -292,6 +302,8 @@ def test_the_migration_seals_notes_and_reasons_stored_before_it(
                     f"{MARK}-ref",
                 )
                 assert events[8].note is None and events[8].reason is None
+                tip = session.get_one(Tip, tip_id)
+                assert (tip.referred_to, tip.referral_ref) == (long_partner, f"{MARK}-tip-ref")
             if url.startswith("sqlite"):
                 with Database.engine(app).connect() as conn:
                     conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

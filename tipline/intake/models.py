@@ -191,8 +191,9 @@ class Tip(Base):
     closed_at: Mapped[datetime | None] = mapped_column(index=True)
     resolution: Mapped[str | None] = mapped_column(String(16))  # triage.models.Resolution
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tip.id", ondelete="SET NULL"))
-    referred_to: Mapped[str | None] = mapped_column(String(200))
-    referral_ref: Mapped[str | None] = mapped_column(String(100))
+    # Typed by staff, sealed like the same values on the timeline (tip_event).
+    referred_to: Mapped[str | None] = mapped_column(Sealed("tip.referred_to"))
+    referral_ref: Mapped[str | None] = mapped_column(Sealed("tip.referral_ref"))
 
     placement: Mapped[Placement | None] = relationship()
     jurisdictions: Mapped[list[TipJurisdiction]] = relationship(
