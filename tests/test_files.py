@@ -9,7 +9,9 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
-from tipline.config import instance_secret
+import pytest
+
+from tipline.config import SettingsError, instance_secret
 from tipline.files import create_once
 from tipline.sealing import keyring
 
@@ -57,3 +59,11 @@ def test_an_existing_file_is_read_and_kept(tmp_path: Path) -> None:
     assert create_once(path, "first") == "first"
     assert create_once(path, "second") == "first"
     assert path.read_text() == "first" and list(tmp_path.iterdir()) == [path]
+
+
+def test_an_empty_secret_key_file_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    """An empty key (left by a crash before the file was written whole) would sign nothing."""
+    path = tmp_path / "secret_key"
+    path.write_text("\n")
+    with pytest.raises(SettingsError, match="is empty: put back the secret key"):
+        instance_secret(path)

@@ -456,7 +456,14 @@ def derived_key(secret: str, purpose: str) -> str:
 def instance_secret(path: Path) -> str:
     """Read the secret key from the instance folder, creating it once (never in the repository)."""
     # Workers starting together must not use two different keys, nor read a half-written one.
-    return create_once(path, secrets.token_hex(32)).strip()
+    key = create_once(path, secrets.token_hex(32)).strip()
+    if not key:
+        # Left so by a crash mid-write before create_once: signing with "" would be no secret.
+        raise SettingsError(
+            f"{path} is empty: put back the secret key from your backup (the audit chain is "
+            "keyed by it), or delete the file to generate a new one and end every staff session"
+        )
+    return key
 
 
 def key_files(settings: Settings) -> list[Path]:
