@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -54,6 +54,8 @@ def init_app(app: Flask) -> None:
         )
     else:
         _warn_once_about_forwarding(app)
+    # Before CSRF protection, which reads the form of every staff POST.
+    app.before_request(_refuse_bodies_without_a_length)
     csrf.init_app(app)
 
     @app.after_request
@@ -70,6 +72,15 @@ def init_app(app: Flask) -> None:
             # the browser never tries http for this host again.
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
+
+
+def _refuse_bodies_without_a_length() -> None:
+    """A request body must say its length (411 otherwise). Browsers always do, and nginx sends
+    one upstream; a chunked body reached gunicorn's parser mid-view (a malformed chunk was a
+    500 on every form) and slipped past MAX_REQUEST_BYTES, which werkzeug checks only against
+    a Content-Length."""
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        abort(411)
 
 
 def _warn_once_about_forwarding(app: Flask) -> None:

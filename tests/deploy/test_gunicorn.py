@@ -3,6 +3,7 @@ requests, and no access log even when a request succeeds."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from pathlib import Path
@@ -73,3 +74,49 @@ def test_the_log_names_no_client_even_for_malformed_requests(
     assert "Invalid request from ip=[address]" in output  # logged, with the address replaced
     assert CLIENT not in output and FORWARDED not in output
     assert f"/T/{poster}" not in output  # no access line for the tip
+
+
+def _chunked(path: str, chunks: list[bytes]) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + b"".join(chunks) + b"0\r\n\r\n"
+
+
+def _first_line(port: int, data: bytes) -> bytes:
+    """The status line the server answers with; it may answer, and close, before the body has
+    all been sent (a reset then ends the sending, not the test)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        with contextlib.suppress(OSError):
+            s.sendall(data)
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):
+            while b"\r\n" not in answer and (chunk := s.recv(4096)):
+                answer += chunk
+    return answer.split(b"\r\n", 1)[0]
+
+
+def test_a_chunked_body_gets_411_never_a_500_nor_past_the_size_limit(
+    server_db: ServerDatabase, tmp_path: Path
+) -> None:
+    """Attack findings: a malformed chunk size reached gunicorn's parser inside the view (a 500
+    and a traceback on every form), and a chunked 3 MB body slipped past MAX_REQUEST_BYTES."""
+    with server_db.app.app_context():
+        poster = factories.placement(db.session, station=factories.station(db.session)).code
+        db.session.commit()
+    log = tmp_path / "gunicorn.log"
+    big = b"code=AAAA-AAAA-AAAA-AAAA&pad=" + b"x" * 3_000_000
+    with gunicorn(server_env(server_db, tmp_path), workers=1, log=log) as server:
+        answers = {
+            (path, kind): _first_line(server.port, _chunked(path, chunks))
+            for path in ("/followup", f"/T/{poster}", "/report", "/staff/signin")
+            for kind, chunks in (
+                ("malformed", [b"zz\r\ncode=x\r\n"]),
+                ("large", [b"%x\r\n%s\r\n" % (len(big), big)]),
+            )
+        }
+        time.sleep(0.5)  # let the worker's log lines reach the file
+    assert set(answers.values()) == {b"HTTP/1.1 411 LENGTH REQUIRED"}, answers
+    output = log.read_text(errors="replace")
+    assert "Traceback" not in output and "Exception on" not in output, output
