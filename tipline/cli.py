@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tipline import create_app
 from tipline.config import SettingsError, get_settings
+from tipline.sealing.keyring import SealError
 
 
 def _create_app() -> Flask:
@@ -22,12 +23,19 @@ def _create_app() -> Flask:
 
 
 class TiplineGroup(FlaskGroup):
-    """The `tipline` group: a database that is missing or behind is one clear line."""
+    """The `tipline` group: a database that is missing or behind, or a stored value that does
+    not open, is one clear line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; a database error caused by the schema becomes "run db upgrade"."""
         try:
             return super().invoke(ctx)
+        except SealError as exc:
+            # Damaged, or sealed under a key this keyring lacks: say which, not a traceback.
+            raise click.ClickException(
+                f"a stored value does not open: {exc} "
+                "(`tipline keys list` shows which keys stored values need)"
+            ) from None
         except DBAPIError as exc:
             problem = _schema_problem(ctx)
             if problem is None:

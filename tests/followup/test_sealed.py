@@ -29,7 +29,7 @@ from tipline.followup.models import TipPhoto
 from tipline.intake.models import Priority, Tip
 from tipline.intake.photos import clean_photo
 from tipline.migrate import upgrade
-from tipline.sealing import Keyring, get_keyring
+from tipline.sealing import Keyring, SealError, get_keyring
 from tipline.triage import services as triage
 from tipline.triage.models import Resolution, TipEvent
 
@@ -224,6 +224,48 @@ def test_rotate_reseals_everything_and_retire_drops_the_old_key(
         Database.engine(app).dispose()
 
 
+def test_a_damaged_value_is_named_and_the_rotation_goes_on(_migrated: str, tmp_path: Path) -> None:
+    """Attack finding: one stored value that does not open stopped `keys rotate` (and the CLI
+    export) with a traceback. Now it is left as it is and named; every other value moves."""
+    app = make_test_app(_migrated, tmp_path / "instance", DATA_KEY="")
+    try:
+        old = get_keyring(app).current
+        with app.app_context(), session_scope(app) as session:
+            damaged, _ = marked_tip(session)
+            whole = factories.tip(session, details=f"{MARK}-whole")
+            damaged_id, whole_id = damaged.id, whole.id
+        with Database.engine(app).begin() as conn:
+            conn.execute(
+                text("UPDATE tip SET details = :v WHERE id = :i"),
+                {"v": f"s1:{old}:AAAA", "i": damaged_id},
+            )
+        runner = app.test_cli_runner()
+        rotated = runner.invoke(main, ["keys", "rotate"])
+        assert rotated.exit_code == 1, rotated.output
+        assert f"does not open, left as it is: tip.details of id {damaged_id}" in rotated.output
+        assert "1 stored values do not open" in rotated.output and "Traceback" not in rotated.output
+        new = get_keyring(app).current
+        with Database.engine(app).connect() as conn:
+            stored = dict(conn.execute(text("SELECT id, details FROM tip")).all())
+        assert stored[damaged_id] == f"s1:{old}:AAAA"
+        assert stored[whole_id].startswith(f"s1:{new}:")
+        # The old key is still needed, so it cannot be retired; the CLI export says why.
+        assert runner.invoke(main, ["keys", "retire", old]).exit_code != 0
+        exported = runner.invoke(main, ["tips", "export"])
+        assert exported.exit_code == 1 and "a stored value does not open" in exported.output
+        assert "Traceback" not in exported.output
+    finally:
+        wipe(app)
+        Database.engine(app).dispose()
+
+
+def test_malformed_sealed_text_is_a_seal_error(app: Flask) -> None:
+    ring = get_keyring(app)
+    for bad in (f"s1:{ring.current}:", f"s1:{ring.current}:AAAA", f"s1:{ring.current}:!!"):
+        with pytest.raises(SealError):
+            ring.open_text(bad, "tip.details")
+
+
 def test_the_environment_keyring_is_used_as_given(app: Flask) -> None:
     assert get_keyring(app).path is None
     assert get_keyring(app).to_json() == Keyring.from_json(os.environ["TIPLINE_DATA_KEY"]).to_json()
@@ -260,6 +302,7 @@ def test_the_migrations_seal_notes_reasons_and_referrals_stored_before_them(
             with app.app_context(), session_scope(app) as session:
                 tip_id = factories.tip(session).id
             long_partner = "P" * 200  # the old column's full width: still fits once sealed
+            look_alike = f"s1:{get_keyring(app).current}:{MARK}AAAA"
             rows = [
                 {"kind": "note", "note": f"{MARK}-old-note {i}", "reason": None, "to": None}
                 for i in range(7)
@@ -271,7 +314,8 @@ def test_the_migrations_seal_notes_reasons_and_referrals_stored_before_them(
             with Database.engine(app).begin() as conn:
                 conn.execute(
                     text("UPDATE tip SET referred_to = :to, referral_ref = :ref WHERE id = :t"),
-                    {"to": long_partner, "ref": f"{MARK}-tip-ref", "t": tip_id},
+                    # Typed text that only looks sealed, naming the real key: sealed like any.
+                    {"to": long_partner, "ref": look_alike, "t": tip_id},
                 )
                 for row in rows:
                     conn.execute(
@@ -303,7 +347,7 @@ def test_the_migrations_seal_notes_reasons_and_referrals_stored_before_them(
                 )
                 assert events[8].note is None and events[8].reason is None
                 tip = session.get_one(Tip, tip_id)
-                assert (tip.referred_to, tip.referral_ref) == (long_partner, f"{MARK}-tip-ref")
+                assert (tip.referred_to, tip.referral_ref) == (long_partner, look_alike)
             if url.startswith("sqlite"):
                 with Database.engine(app).connect() as conn:
                     conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -63,9 +63,19 @@ def reseal_command(batch: int) -> None:
 def _reseal(batch: int) -> None:
     engine = Database.engine(current_app)
     ring = get_keyring()
-    done = reseal(engine, ring, size=batch)
+    broken: list[str] = []
+    done = reseal(engine, ring, size=batch, broken=broken)
     click.echo(f"re-sealed {done} values under {ring.current}")
     left = {k: n for k, n in count_by_key(engine).items() if k != ring.current}
+    if broken:
+        # Left as they are, so an older key still opens them if it is what they need: the
+        # keys that sealed them stay until they are put right (restore them from a backup).
+        for where in broken:
+            click.echo(f"does not open, left as it is: {where}", err=True)
+        raise click.ClickException(
+            f"{len(broken)} stored values do not open (named above); every other value is "
+            f"under {ring.current}. Put them right from a backup before retiring older keys."
+        )
     if left:
         click.echo(f"still under other keys: {left} (run `tipline keys reseal` again)")
     else:

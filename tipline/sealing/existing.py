@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tipline.sealing.keyring import Keyring
+from tipline.sealing.keyring import Keyring, SealError
 
 BATCH = 500
 
@@ -12,8 +12,9 @@ BATCH = 500
 def seal_existing(
     bind: sa.engine.Connection, ring: Keyring, table: str, columns: tuple[str, ...]
 ) -> None:
-    """Seal every stored value of `columns` in `table`, in batches by id. A value already
-    sealed under a key of the keyring is left alone, so a re-run does no harm."""
+    """Seal every stored value of `columns` in `table`, in batches by id. A value that opens
+    under the keyring is left alone, so a re-run does no harm; one that only looks sealed (text
+    typed as `s1:<a real key id>:...`) is text, and is sealed like any other."""
     names = ", ".join(columns)
     sets = ", ".join(f"{n} = :{n}" for n in columns)
     any_stored = " OR ".join(f"{n} IS NOT NULL" for n in columns)
@@ -28,7 +29,7 @@ def seal_existing(
             values: dict[str, object] = {"id": row[0]}
             changed = False
             for name, value in zip(columns, row[1:], strict=True):
-                if value is not None and ring.key_of(value) not in ring.keys:
+                if value is not None and not _opens(ring, value, f"{table}.{name}"):
                     value = ring.seal_text(value, f"{table}.{name}")
                     changed = True
                 values[name] = value
@@ -37,3 +38,13 @@ def seal_existing(
         if changes:
             bind.execute(update, changes)
         last = rows[-1][0]
+
+
+def _opens(ring: Keyring, value: str, purpose: str) -> bool:
+    if ring.key_of(value) not in ring.keys:
+        return False
+    try:
+        ring.open_text(value, purpose)
+    except SealError:
+        return False
+    return True

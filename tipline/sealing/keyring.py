@@ -91,7 +91,10 @@ class Keyring:
         if not sealed.startswith(TEXT_PREFIX):
             return sealed
         kid, _, body = sealed[len(TEXT_PREFIX) :].partition(":")
-        raw = base64.urlsafe_b64decode(body)
+        try:
+            raw = base64.urlsafe_b64decode(body)
+        except ValueError:  # binascii.Error: not base64 at all
+            raise SealError(f"a value naming key {kid} is not a sealed value") from None
         return self._open(kid, raw[:NONCE], raw[NONCE:], purpose).decode()
 
     def seal_bytes(self, value: bytes, purpose: str) -> bytes:
@@ -116,7 +119,7 @@ class Keyring:
             raise SealError(f"sealed under key {kid}, which this keyring does not hold")
         try:
             return aead.decrypt(nonce, body, purpose.encode())
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # ValueError: cut too short to hold a nonce and tag
             raise SealError(f"a value sealed under {kid} does not open for {purpose}") from None
 
     @staticmethod

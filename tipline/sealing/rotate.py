@@ -11,7 +11,7 @@ from sqlalchemy import Column, Table, text
 from sqlalchemy.engine import Engine
 
 from tipline.db import Base
-from tipline.sealing.keyring import Keyring
+from tipline.sealing.keyring import Keyring, SealError
 from tipline.sealing.types import Sealed, SealedBytes
 
 BATCH = 500
@@ -78,26 +78,25 @@ def reseal(
     *,
     size: int = BATCH,
     progress: Callable[[str, int], None] | None = None,
+    broken: list[str] | None = None,
 ) -> int:
     """Seal every stored value under `ring.current` (opening it with whichever key sealed it);
-    each batch commits. Returns how many values were re-sealed."""
+    each batch commits. Returns how many values were re-sealed. A value that does not open is
+    left as it is and named in `broken`: one damaged value must not stop the rotation."""
     done = 0
     for col in sealed_columns():
         update = text(f"UPDATE {col.table} SET {col.column} = :v WHERE {col.key} = :id")
         for rows in _batches(engine, col, size):
             changes = []
             for row_id, value in rows:
-                if col.binary:
-                    blob = bytes(value)  # type: ignore[call-overload]
-                    if Keyring.key_of(blob) == ring.current:
-                        continue
-                    fresh: object = ring.seal_bytes(ring.open_bytes(blob, col.purpose), col.purpose)
-                else:
-                    sealed = str(value)
-                    if Keyring.key_of(sealed) == ring.current:
-                        continue
-                    fresh = ring.seal_text(ring.open_text(sealed, col.purpose), col.purpose)
-                changes.append({"v": fresh, "id": row_id})
+                try:
+                    fresh = _resealed(ring, col, value)
+                except SealError as exc:
+                    if broken is not None:
+                        broken.append(f"{col.table}.{col.column} of {col.key} {row_id}: {exc}")
+                    continue
+                if fresh is not None:
+                    changes.append({"v": fresh, "id": row_id})
             if changes:
                 with engine.begin() as conn:
                     conn.execute(update, changes)
@@ -105,3 +104,16 @@ def reseal(
                 if progress:
                     progress(f"{col.table}.{col.column}", len(changes))
     return done
+
+
+def _resealed(ring: Keyring, col: SealedColumn, value: object) -> object | None:
+    """`value` sealed under the current key; None when it already is."""
+    if col.binary:
+        blob = bytes(value)  # type: ignore[call-overload]
+        if Keyring.key_of(blob) == ring.current:
+            return None
+        return ring.seal_bytes(ring.open_bytes(blob, col.purpose), col.purpose)
+    sealed = str(value)
+    if Keyring.key_of(sealed) == ring.current:
+        return None
+    return ring.seal_text(ring.open_text(sealed, col.purpose), col.purpose)
