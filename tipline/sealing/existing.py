@@ -9,6 +9,23 @@ from tipline.sealing.keyring import Keyring, SealError
 BATCH = 500
 
 
+def seal_columns(
+    bind: sa.engine.Connection,
+    ring: Keyring,
+    table: str,
+    columns: tuple[str, ...],
+    *,
+    widen: tuple[str, ...],
+) -> None:
+    """A migration's step making `columns` of `table` sealed: on PostgreSQL the `widen` ones
+    become TEXT (a sealed value is longer than its text; SQLite does not enforce VARCHAR
+    sizes), then every value stored in clear is sealed."""
+    if bind.dialect.name == "postgresql":
+        for name in widen:
+            bind.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {name} TYPE TEXT")
+    seal_existing(bind, ring, table, columns)
+
+
 def seal_existing(
     bind: sa.engine.Connection, ring: Keyring, table: str, columns: tuple[str, ...]
 ) -> None:

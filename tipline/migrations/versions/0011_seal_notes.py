@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alembic import context, op
 
-from tipline.sealing.existing import seal_existing
+from tipline.sealing.existing import seal_columns
 
 revision = "0011_seal_notes"
 down_revision = "0010_desk"
@@ -22,13 +22,8 @@ WIDENED = ("reason", "referred_to", "referral_ref")  # note is TEXT already
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    # A sealed value is longer than its text: the varchar sizes go (the forms still bound
-    # every field). SQLite does not enforce a VARCHAR length, so its table stays as it is.
-    if bind.dialect.name == "postgresql":
-        for name in WIDENED:
-            op.execute(f"ALTER TABLE tip_event ALTER COLUMN {name} TYPE TEXT")
-    seal_existing(bind, context.config.attributes["keyring"], "tip_event", SEALED)
+    ring = context.config.attributes["keyring"]
+    seal_columns(op.get_bind(), ring, "tip_event", SEALED, widen=WIDENED)
 
 
 def downgrade() -> None:

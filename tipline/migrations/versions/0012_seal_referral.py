@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alembic import context, op
 
-from tipline.sealing.existing import seal_existing
+from tipline.sealing.existing import seal_columns
 
 revision = "0012_seal_referral"
 down_revision = "0011_seal_notes"
@@ -21,12 +21,8 @@ SEALED = ("referred_to", "referral_ref")
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    # A sealed value is longer than its text (see 0011); SQLite does not enforce VARCHAR sizes.
-    if bind.dialect.name == "postgresql":
-        for name in SEALED:
-            op.execute(f"ALTER TABLE tip ALTER COLUMN {name} TYPE TEXT")
-    seal_existing(bind, context.config.attributes["keyring"], "tip", SEALED)
+    ring = context.config.attributes["keyring"]
+    seal_columns(op.get_bind(), ring, "tip", SEALED, widen=SEALED)
 
 
 def downgrade() -> None:
