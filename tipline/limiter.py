@@ -18,8 +18,9 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from limits import RateLimitItem, RateLimitItemPerSecond
@@ -41,6 +42,10 @@ REDIS_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
 # after this many seconds: a fingerprint never fails, so every caller reaches its own
 # fail-open (or fail-closed) choice on the hit that follows.
 SALT_RETRY_SECONDS = 5.0
+# After the shared storage fails, a process counts in its own memory for this long before asking
+# the storage again, so a dead Redis costs one timeout per worker per period, not one per hit.
+RETRY_SHARED_SECONDS = 15.0
+T = TypeVar("T")
 
 
 class LimiterUnavailable(RuntimeError):
@@ -230,6 +235,40 @@ class Limiter:
             return bool(self._storage.check())
         except Exception:
             return False
+
+
+class FailOpen:
+    """Runs a counting step on the shared limiter, or on this process's memory while the
+    shared storage does not answer: for counts that must never refuse because counting failed
+    (a tip, a traveler's receipt look-up). The outage is logged once per retry period."""
+
+    def __init__(self, shared: Limiter, what: str) -> None:
+        self.shared = shared
+        self.what = what  # named in the log line: "shared <what> limits unavailable"
+        # Exact for one process; used alone without Redis, and as the fallback with it.
+        self._local = shared if not shared.shared else Limiter()
+        self._lock = threading.Lock()
+        self._shared_down_until = 0.0
+
+    def run(self, step: Callable[[Limiter], T]) -> T:
+        """`step` on the shared limiter; on this process's memory if the storage fails."""
+        with self._lock:
+            limiter = self.shared if time.monotonic() >= self._shared_down_until else self._local
+        try:
+            return step(limiter)
+        except LimiterUnavailable as exc:
+            if limiter is self._local:  # memory never fails
+                raise
+            with self._lock:
+                self._shared_down_until = time.monotonic() + RETRY_SHARED_SECONDS
+            # The error names the storage, never a client or a code: safe to log.
+            log.warning(
+                "shared %s limits unavailable (%s); counting in this process for %.0f s",
+                self.what,
+                type(exc).__name__,
+                RETRY_SHARED_SECONDS,
+            )
+            return step(self._local)
 
 
 def get_limiter(app: Flask | None = None) -> Limiter:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from tipline import limiter as limiter_module
 from tipline.config import Rate as Limit
-from tipline.intake import limits as tip_limits
 from tipline.intake import tokens
 from tipline.intake.limits import TipLimits, poster_bucket
 from tipline.limiter import Limiter
@@ -133,8 +133,8 @@ def test_a_dead_redis_fails_open_to_counting_in_memory(
     assert caplog.text.count("shared tip limits unavailable") == 1
     assert "198.51.100.1" not in caplog.text
     # After the retry period the shared storage is asked again (and fails again, openly).
-    monkeypatch.setattr(tip_limits, "RETRY_SHARED_SECONDS", 0.0)
-    limits._shared_down_until = 0.0
+    monkeypatch.setattr(limiter_module, "RETRY_SHARED_SECONDS", 0.0)
+    limits._counts._shared_down_until = 0.0
     with caplog.at_level(logging.WARNING):
         assert admit(limits, "198.51.100.2", poster) == (True, False)
     assert caplog.text.count("shared tip limits unavailable") == 2

@@ -7,20 +7,11 @@ marked as part of a burst, so staff see them together and the poster desk shows 
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from dataclasses import dataclass
 
 from tipline.config import Rate
-from tipline.limiter import Limiter, LimiterUnavailable
+from tipline.limiter import FailOpen, Limiter
 
-log = logging.getLogger(__name__)
-
-# After the shared storage fails, this process counts in its own memory for this long before
-# asking the storage again, so a dead Redis costs one timeout per worker per period, not one
-# per tip.
-RETRY_SHARED_SECONDS = 15.0
 REPORT_BUCKET = "report"  # /report, with no code at all
 
 
@@ -52,40 +43,19 @@ class TipLimits:
     Fail-open by design: a tip must never be lost because Redis is down, so when the shared
     storage fails each process falls back to counting in its own memory (the flooder is still
     stopped, at worst at limit x workers) and retries the shared storage after
-    RETRY_SHARED_SECONDS. Nothing here ever refuses a tip because counting failed.
+    limiter.RETRY_SHARED_SECONDS. Nothing here ever refuses a tip because counting failed.
     """
 
     def __init__(self, shared: Limiter) -> None:
-        self.shared = shared
-        # Exact for one process; used alone without Redis, and as the fallback with it.
-        self._local = shared if not shared.shared else Limiter()
-        self._lock = threading.Lock()
-        self._shared_down_until = 0.0
+        self._counts = FailOpen(shared, "tip")
 
     def admit(
         self, address: str | None, bucket: str, *, per_client: Rate, per_poster: Rate
     ) -> Admission:
         """Count one tip from `address` at `bucket`; refuse only over the per-client limit."""
-        limiter = self._limiter()
-        try:
-            return self._count(limiter, address, bucket, per_client, per_poster)
-        except LimiterUnavailable as exc:
-            if limiter is self._local:  # memory never fails; never refuse for counting
-                raise
-            with self._lock:
-                self._shared_down_until = time.monotonic() + RETRY_SHARED_SECONDS
-            # The error names the storage, never a client: safe to log.
-            log.warning(
-                "shared tip limits unavailable (%s); counting in this process for %.0f s",
-                type(exc).__name__,
-                RETRY_SHARED_SECONDS,
-            )
-            return self._count(self._local, address, bucket, per_client, per_poster)
-
-    def _limiter(self) -> Limiter:
-        with self._lock:
-            shared_ok = time.monotonic() >= self._shared_down_until
-        return self.shared if shared_ok else self._local
+        return self._counts.run(
+            lambda limiter: self._count(limiter, address, bucket, per_client, per_poster)
+        )
 
     @staticmethod
     def _count(
