@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
+from tests.databases import fresh_database
 from tipline import create_app
 from tipline.db import Base, Database
 from tipline.migrate import upgrade
@@ -45,20 +45,9 @@ def shared_feed(name: str) -> Path:
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One database per test run: a fresh SQLite file, or a fresh PostgreSQL database."""
     base = os.environ.get("TIPLINE_TEST_DATABASE_URL")
-    if not base:
-        yield "sqlite:///" + str(tmp_path_factory.mktemp("db") / "tipline-test.db")
-        return
     # A database of its own, so parallel runs on one server never see each other's rows.
-    name = f"tipline_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    folder = tmp_path_factory.mktemp("db")
+    yield from fresh_database(base, folder, "tipline_test", filename="tipline-test.db")
 
 
 @pytest.fixture(scope="session")
